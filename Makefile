@@ -1,0 +1,24 @@
+# The targets a newcomer needs: `make run` and `make test`.
+GO ?= go
+PKGS := ./...
+
+.PHONY: run test bench lint fuzz cover
+
+## run: the demo app (chi) on 127.0.0.1:8080 with an embedded in-process Redis.
+run:
+	@echo "redisession demo: http://127.0.0.1:8080/"
+	COOKIE_SECURE=false $(GO) run ./examples/chi
+
+## test: every test, with the race detector, against real redis-server processes the tests start.
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## bench: benchmarks against peer libraries (bench/ is a module of its own).
+bench:
+	cd bench && $(GO) run . $(BENCHFLAGS)
+
+## lint: gofmt, go vet and staticcheck.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)

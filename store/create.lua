@@ -1,0 +1,36 @@
+-- create.lua: creates a session hash, its metadata and its TTL in one atomic step.
+-- KEYS[1]  the session key, <prefix>session:<sha256 of the id>
+-- ARGV[1]  idle timeout, ms
+-- ARGV[2]  absolute timeout, ms from now
+-- ARGV[3]  absolute deadline cap, unix ms, 0 for none: an elevation never extends the session's own cap
+-- ARGV[4]  creation time to keep, unix ms, 0 for now: a rotation keeps the device's first sign-in
+-- ARGV[5]  max application fields; ARGV[6] max application bytes (names + values)
+-- ARGV[7]  m, the number of metadata pairs; then m metadata name/value pairs; then the application
+--          name/value pairs
+-- Returns  {1, expires, absolute deadline, created}; {0} if the deadline has already passed;
+--          {-1} too many fields; {-2} too many bytes; {-4} the key exists (never overwritten).
+-- Invariant: a session key never exists without a TTL, and its TTL never passes its absolute deadline.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[1]) == 1 then return {-4} end
+local idle = tonumber(ARGV[1])
+local abs = now + tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+if cap > 0 and cap < abs then abs = cap end
+if abs <= now then return {0} end
+local created = tonumber(ARGV[4])
+if created == 0 then created = now end
+local first = 8 + 2 * tonumber(ARGV[7])
+local count, size = 0, 0
+for i = first, #ARGV, 2 do
+  count = count + 1
+  size = size + #ARGV[i] + #ARGV[i + 1]
+end
+if count > tonumber(ARGV[5]) then return {-1} end
+if size > tonumber(ARGV[6]) then return {-2} end
+local exp = math.min(now + idle, abs)
+local h = {'_created', created, '_abs', abs, '_idle', idle, '_exp', exp, '_seen', now, '_n', count, '_size', size}
+for i = 8, #ARGV do h[#h + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(h))
+redis.call('PEXPIREAT', KEYS[1], exp)
+return {1, exp, abs, created}

@@ -1,0 +1,32 @@
+package store
+
+import "errors"
+
+// Sentinel errors callers branch on. Every error the store returns wraps one of these or a Redis error.
+var (
+	// ErrNotFound means the session does not exist: never created, destroyed, expired or past its
+	// absolute deadline. Callers treat it as "no session", never as a failure.
+	ErrNotFound = errors.New("redisession/store: session not found")
+	// ErrInvalidID means the ID is empty or not 43 base64url characters; nothing was sent to Redis.
+	ErrInvalidID = errors.New("redisession/store: invalid session id")
+	// ErrReservedField means a field name is empty, too long or in the reserved metadata namespace
+	// (names starting with "_").
+	ErrReservedField = errors.New("redisession/store: invalid or reserved field name")
+	// ErrTooLarge means a value, the number of fields or the session's size is over a configured limit;
+	// nothing was written.
+	ErrTooLarge = errors.New("redisession/store: over a size limit")
+	// ErrCorrupt means the session hash in Redis does not hold the metadata the store writes.
+	ErrCorrupt = errors.New("redisession/store: corrupt session hash")
+	// ErrConflict means a compare-and-set found a value other than the expected one.
+	ErrConflict = errors.New("redisession/store: value changed concurrently")
+	// ErrNotInteger means an increment hit a field that does not hold a decimal integer.
+	ErrNotInteger = errors.New("redisession/store: field is not an integer")
+	// ErrEvictionPolicy means the server's maxmemory-policy may evict any key (allkeys-*), so sessions
+	// would vanish silently; Options.AllowEvictingPolicy overrides it.
+	ErrEvictionPolicy = errors.New("redisession/store: maxmemory-policy evicts sessions")
+	// ErrInvalidOptions means an Options value is out of range.
+	ErrInvalidOptions = errors.New("redisession/store: invalid options")
+	// ErrInvalidChanges means a Changes value names one field in two operations or carries an
+	// increment out of range; nothing was written.
+	ErrInvalidChanges = errors.New("redisession/store: invalid changes")
+)

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reserved metadata fields. Every name starting with "_" belongs to the store, so an application
+// field can never overwrite the deadline, the owner or the TTL bookkeeping.
+const (
+	fieldCreated  = "_created"
+	fieldAbsolute = "_abs"
+	fieldIdle     = "_idle"
+	fieldExpires  = "_exp"
+	fieldSeen     = "_seen"
+	fieldCount    = "_n"
+	fieldSize     = "_size"
+	fieldUser     = "_uid"
+	fieldLevel    = "_level"
+	fieldAgent    = "_ua"
+	fieldAddr     = "_ip"
+	fieldCSRF     = "_csrf"
+)
+
+// ReservedPrefix starts every metadata field name; application field names may not start with it.
+const ReservedPrefix = "_"
+
+// Meta is a session's metadata, kept in reserved fields of its hash.
+type Meta struct {
+	// Created is when the session was first created; a rotation keeps it.
+	Created time.Time
+	// AbsoluteDeadline is the moment the session ends however much it is used.
+	AbsoluteDeadline time.Time
+	// IdleTimeout is this session's own idle timeout.
+	IdleTimeout time.Duration
+	// Expires is when the session's current TTL ends, by Redis' clock.
+	Expires time.Time
+	// LastSeen is when the session's TTL was last refreshed (its last use, to within the refresh
+	// granularity).
+	LastSeen time.Time
+	// UserID is the authenticated user, empty for an anonymous session.
+	UserID string
+	// Level is the privilege level, e.g. "elevated"; empty for the ordinary level.
+	Level string
+	// UserAgent and RemoteAddr describe the device for session lists; empty when not recorded.
+	UserAgent, RemoteAddr string
+	// CSRFToken is the session's anti-CSRF token, empty when none was issued.
+	CSRFToken string
+}
+
+// Record is one loaded session.
+type Record struct {
+	// Handle is the session's handle (Handle of its ID).
+	Handle string
+	// Meta is the session's metadata.
+	Meta Meta
+	// Fields holds the application fields, each value as encoded by the caller's codec.
+	Fields map[string]string
+}
+
+// CheckFieldName returns ErrReservedField for a name the application may not use: empty, longer than
+// 256 bytes, or in the reserved namespace.
+func CheckFieldName(name string) error {
+	if name == "" || len(name) > maxNameBytes || strings.HasPrefix(name, ReservedPrefix) {
+		return fmt.Errorf("%w: %q", ErrReservedField, truncate(name))
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// parseRecord splits an HGETALL reply into metadata and application fields.
+func parseRecord(handle string, h map[string]string) (*Record, error) {
+	r := &Record{Handle: handle, Fields: make(map[string]string, len(h))}
+	var err error
+	ms := func(name string) time.Time {
+		v, e := strconv.ParseInt(h[name], 10, 64)
+		if e != nil && err == nil {
+			err = fmt.Errorf("%w: field %s", ErrCorrupt, name)
+		}
+		return time.UnixMilli(v)
+	}
+	r.Meta.Created = ms(fieldCreated)
+	r.Meta.AbsoluteDeadline = ms(fieldAbsolute)
+	r.Meta.Expires = ms(fieldExpires)
+	r.Meta.LastSeen = ms(fieldSeen)
+	r.Meta.IdleTimeout = time.Duration(ms(fieldIdle).UnixMilli()) * time.Millisecond
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range h {
+		if !strings.HasPrefix(k, ReservedPrefix) {
+			r.Fields[k] = v
+			continue
+		}
+		switch k {
+		case fieldUser:
+			r.Meta.UserID = v
+		case fieldLevel:
+			r.Meta.Level = v
+		case fieldAgent:
+			r.Meta.UserAgent = v
+		case fieldAddr:
+			r.Meta.RemoteAddr = v
+		case fieldCSRF:
+			r.Meta.CSRFToken = v
+		}
+	}
+	return r, nil
+}
+
+// metaPairs returns the caller-set metadata as hash name/value pairs, omitting empty values.
+func (m Meta) pairs() []any {
+	out := make([]any, 0, 10)
+	for _, p := range [...][2]string{
+		{fieldUser, m.UserID}, {fieldLevel, m.Level}, {fieldAgent, m.UserAgent},
+		{fieldAddr, m.RemoteAddr}, {fieldCSRF, m.CSRFToken},
+	} {
+		if p[1] != "" {
+			out = append(out, p[0], p[1])
+		}
+	}
+	return out
+}
+
+// ms converts a time to the unix milliseconds the scripts use; the zero time is 0.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}

@@ -1,0 +1,22 @@
+-- refresh.lua: slides a session's TTL forward after a read, at most once per granularity.
+-- KEYS[1]  the session key
+-- ARGV[1]  granularity, ms: no write when the recorded end is already within this of the wanted end
+-- Returns  {1, expires}; {0} the session is gone; {-5} corrupt.
+-- Invariant: never recreates a deleted key (it checks existence first, and PEXPIREAT cannot create a
+-- key); the TTL never passes the absolute deadline; a session past its deadline is deleted.
+local key = KEYS[1]
+local meta = redis.call('HMGET', key, '_abs', '_idle', '_exp')
+if not meta[1] then return {0} end
+local abs, idle, exp = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
+if not abs or not idle or not exp then return {-5} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if abs <= now then
+  redis.call('DEL', key)
+  return {0}
+end
+local want = math.min(now + idle, abs)
+if want - exp <= tonumber(ARGV[1]) then return {1, exp} end
+redis.call('PEXPIREAT', key, want)
+redis.call('HSET', key, '_exp', want, '_seen', now)
+return {1, want}

@@ -1,0 +1,183 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Info describes one of a user's sessions for a device list.
+type Info struct {
+	// Handle identifies the session to its owner (for Revoke) without being a usable session ID.
+	Handle string
+	// Meta is the session's metadata.
+	Meta Meta
+}
+
+// listFields are the metadata fields a device list reads.
+var listFields = [...]string{fieldCreated, fieldAbsolute, fieldIdle, fieldExpires, fieldSeen, fieldUser, fieldLevel, fieldAgent, fieldAddr}
+
+// indexAdd records handle in uid's index and destroys the sessions the per-user cap pushes out.
+func (s *Store) indexAdd(ctx context.Context, uid, handle string, deadline time.Time) error {
+	evicted, err := s.scripts.indexAdd.Run(ctx, s.rdb, []string{s.userKey(uid)},
+		handle, deadline.UnixMilli(), s.opts.MaxSessionsPerUser).StringSlice()
+	if err != nil && !isNil(err) {
+		return fmt.Errorf("redisession/store: index: %w", err)
+	}
+	for _, h := range evicted {
+		// The index entry is already gone; deleting the session is all that is left.
+		if _, _, err := s.destroyHandle(ctx, h, uid, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// destroyHandle deletes one session key (only if it belongs to uid, when owned is set) and then
+// removes it from its owner's index. It reports the owner and whether a session was deleted.
+// Deleting first means a crash in between leaves a dangling index entry, pruned on read.
+func (s *Store) destroyHandle(ctx context.Context, handle, uid string, owned bool) (string, bool, error) {
+	flag := "0"
+	if owned {
+		flag = "1"
+	}
+	owner, err := s.scripts.destroy.Run(ctx, s.rdb, []string{s.sessionKey(handle)}, flag, uid).Text()
+	if isNil(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("redisession/store: destroy: %w", err)
+	}
+	if owner != "" {
+		if err := s.rdb.ZRem(ctx, s.userKey(owner), handle).Err(); err != nil {
+			return owner, true, fmt.Errorf("redisession/store: unindex: %w", err)
+		}
+	}
+	return owner, true, nil
+}
+
+// Destroy deletes the session with the given ID and removes it from its user's index. Destroying a
+// session that does not exist is not an error: logout is idempotent.
+func (s *Store) Destroy(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return ErrInvalidID
+	}
+	_, _, err := s.destroyHandle(ctx, Handle(id), "", false)
+	return err
+}
+
+// members returns the live handles in uid's index, pruning those past their deadline.
+func (s *Store) members(ctx context.Context, uid string) ([]string, error) {
+	if uid == "" || len(uid) > maxUserIDBytes {
+		return nil, fmt.Errorf("%w: user id must be 1 to %d bytes", ErrInvalidOptions, maxUserIDBytes)
+	}
+	v, err := s.scripts.indexList.Run(ctx, s.rdb, []string{s.userKey(uid)}).StringSlice()
+	if err != nil && !isNil(err) {
+		return nil, fmt.Errorf("redisession/store: index: %w", err)
+	}
+	out := make([]string, 0, len(v)/2)
+	for i := 0; i+1 < len(v); i += 2 {
+		out = append(out, v[i])
+	}
+	return out, nil
+}
+
+// DestroyUser destroys every session of uid and reports how many it destroyed: logout everywhere,
+// or locking a user out.
+func (s *Store) DestroyUser(ctx context.Context, uid string) (int, error) {
+	return s.destroyUser(ctx, uid, "")
+}
+
+// DestroyOthers destroys every session of uid except the one with ID keepID, e.g. after a password
+// change, and reports how many it destroyed.
+func (s *Store) DestroyOthers(ctx context.Context, uid, keepID string) (int, error) {
+	if !ValidID(keepID) {
+		return 0, ErrInvalidID
+	}
+	return s.destroyUser(ctx, uid, Handle(keepID))
+}
+
+func (s *Store) destroyUser(ctx context.Context, uid, keep string) (int, error) {
+	hs, err := s.members(ctx, uid)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, h := range hs {
+		if h == keep {
+			continue
+		}
+		_, ok, err := s.destroyHandle(ctx, h, uid, true)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		} else if err := s.rdb.ZRem(ctx, s.userKey(uid), h).Err(); err != nil {
+			return n, fmt.Errorf("redisession/store: unindex: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// Revoke destroys the session with the given handle only if it belongs to uid; otherwise, or when
+// there is no such session, it returns ErrNotFound.
+func (s *Store) Revoke(ctx context.Context, uid, handle string) error {
+	if !validHandle(handle) || uid == "" {
+		return ErrNotFound
+	}
+	_, ok, err := s.destroyHandle(ctx, handle, uid, true)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// List returns uid's live sessions, oldest deadline first, and drops index entries whose session has
+// gone (idled out, or left dangling by a crash).
+func (s *Store) List(ctx context.Context, uid string) ([]Info, error) {
+	hs, err := s.members(ctx, uid)
+	if err != nil || len(hs) == 0 {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(hs))
+	for i, h := range hs {
+		// Only the metadata: a device list must not pull every session's fields.
+		cmds[i] = pipe.HMGet(ctx, s.sessionKey(h), listFields[:]...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !isNil(err) {
+		return nil, fmt.Errorf("redisession/store: list: %w", err)
+	}
+	now := time.Now()
+	out := make([]Info, 0, len(hs))
+	var dead []any
+	for i, h := range hs {
+		m := make(map[string]string, len(listFields))
+		for j, v := range cmds[i].Val() {
+			if str, ok := v.(string); ok {
+				m[listFields[j]] = str
+			}
+		}
+		if len(m) == 0 {
+			dead = append(dead, h)
+			continue
+		}
+		r, err := parseRecord(h, m)
+		if err != nil || r.Meta.UserID != uid || !now.Before(r.Meta.Expires) || !now.Before(r.Meta.AbsoluteDeadline) {
+			continue
+		}
+		out = append(out, Info{Handle: h, Meta: r.Meta})
+	}
+	if len(dead) > 0 {
+		if err := s.rdb.ZRem(ctx, s.userKey(uid), dead...).Err(); err != nil {
+			s.log.WarnContext(ctx, "redisession: could not prune the session index", "err", err)
+		}
+	}
+	return out, nil
+}
