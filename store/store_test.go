@@ -169,7 +169,10 @@ func TestEveryKeyHasATTL(t *testing.T) {
 	}
 	anon := e.create(t, store.NewSession{})
 	steps := []func() error{
-		func() error { _, err := e.store.Commit(ctx, ids[0], store.Changes{Set: map[string]string{"b": "2"}, Incr: map[string]int64{"n": 1}}); return err },
+		func() error {
+			_, err := e.store.Commit(ctx, ids[0], store.Changes{Set: map[string]string{"b": "2"}, Incr: map[string]int64{"n": 1}})
+			return err
+		},
 		func() error { _, err := e.store.Refresh(ctx, ids[1]); return err },
 		func() error { _, err := e.store.CompareAndSet(ctx, ids[2], "c", nil, ptr("1")); return err },
 		func() error {
@@ -179,7 +182,10 @@ func TestEveryKeyHasATTL(t *testing.T) {
 		func() error { return e.store.Destroy(ctx, ids[3]) },
 		func() error { _, err := e.store.List(ctx, "u0"); return err },
 		func() error { _, err := e.store.DestroyOthers(ctx, "u1", ids[1]); return err },
-		func() error { _, err := e.store.Commit(ctx, ids[3], store.Changes{Set: map[string]string{"zombie": "1"}}); return err },
+		func() error {
+			_, err := e.store.Commit(ctx, ids[3], store.Changes{Set: map[string]string{"zombie": "1"}})
+			return err
+		},
 	}
 	for i, step := range steps {
 		if err := step(); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -164,14 +164,21 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 
 	s := &Server{dir: t.TempDir(), opts: opts}
-	if len(opts.ACL) > 0 {
-		if err := writeACLFile(filepath.Join(s.dir, aclName), opts.ACL); err != nil {
-			t.Fatalf("redistest: %v", err)
-		}
-	}
 	// Registered before the first launch, so that a failed start is cleaned up too.
 	t.Cleanup(func() { s.cleanup(t) })
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: start %s: %v", serverBinary, err)
+	}
+	return s
+}
 
+// start writes the configuration into s.dir and launches the server on a free port.
+func (s *Server) start() error {
+	if len(s.opts.ACL) > 0 {
+		if err := writeACLFile(filepath.Join(s.dir, aclName), s.opts.ACL); err != nil {
+			return err
+		}
+	}
 	var err error
 	for attempt := 1; attempt <= portAttempts; attempt++ {
 		var port int
@@ -187,10 +194,7 @@ func Start(t testing.TB, opts Options) *Server {
 			break
 		}
 	}
-	if err != nil {
-		t.Fatalf("redistest: start %s: %v", serverBinary, err)
-	}
-	return s
+	return err
 }
 
 // startFake returns a Server backed by an in-process miniredis.

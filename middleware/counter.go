@@ -1,0 +1,102 @@
+package middleware
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/redisession/redisession/store"
+)
+
+// maxUpdateAttempts bounds the compare-and-set retries of Update under contention.
+const maxUpdateAttempts = 32
+
+// Increment adds by to the integer field key (absent counts as 0) atomically in Redis, together with
+// the request's other pending changes, and returns the new value: concurrent increments from other
+// tabs all count.
+func (s *Session) Increment(key string, by int64) (int64, error) {
+	if err := store.CheckFieldName(key); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ensureLoaded(); err != nil {
+		return 0, err
+	}
+	s.pending()
+	if v, ok := s.set[key]; ok {
+		// Set earlier in this request: fold the increment into the pending value.
+		n, err := store.Int(v)
+		if err != nil {
+			return 0, err
+		}
+		s.set[key] = fmt.Sprint(n + by)
+	} else {
+		delete(s.del, key)
+		s.incr[key] += by
+	}
+	if err := s.commit(s.req.Context()); err != nil {
+		return 0, err
+	}
+	if s.rec == nil {
+		return 0, fmt.Errorf("%w: no session after commit", ErrCommit)
+	}
+	return store.Int(s.rec.Fields[key])
+}
+
+// Update runs a read-modify-write of one field that never loses a concurrent update: fn gets the
+// current value (ok false when absent) and returns the new one; when another request changed the field
+// in between, fn runs again on the fresh value. It commits the request's other pending changes first.
+func Update[T any](s *Session, key string, fn func(cur T, ok bool) (T, error)) (T, error) {
+	var zero T
+	if err := store.CheckFieldName(key); err != nil {
+		return zero, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ensureLoaded(); err != nil {
+		return zero, err
+	}
+	ctx := s.req.Context()
+	if s.dirty() || s.rec == nil {
+		// Flush pending changes; a request without a session gets one here.
+		s.pending()
+		if err := s.commit(ctx); err != nil {
+			return zero, err
+		}
+	}
+	codec := s.m.opts.Codec
+	raw, ok := s.rec.Fields[key]
+	var old *string
+	if ok {
+		old = &raw
+	}
+	for range maxUpdateAttempts {
+		var cur T
+		if old != nil {
+			if err := codec.Unmarshal([]byte(*old), &cur); err != nil {
+				return zero, fmt.Errorf("redisession: decoding %q: %w", key, err)
+			}
+		}
+		next, err := fn(cur, old != nil)
+		if err != nil {
+			return zero, err
+		}
+		b, err := codec.Marshal(next)
+		if err != nil {
+			return zero, fmt.Errorf("redisession: encoding %q: %w", key, err)
+		}
+		v := string(b)
+		got, err := s.m.store.CompareAndSet(ctx, s.id, key, old, &v)
+		switch {
+		case err == nil:
+			s.rec.Fields[key] = v
+			s.modified = true
+			return next, nil
+		case errors.Is(err, store.ErrConflict):
+			old = got
+		default:
+			return zero, fmt.Errorf("%w: %w", ErrCommit, err)
+		}
+	}
+	return zero, fmt.Errorf("%w: %q changed %d times in a row", ErrCommit, key, maxUpdateAttempts)
+}

@@ -1,0 +1,38 @@
+// Package middleware is the net/http core of redisession: it gives every request a Session, loaded
+// lazily from Redis, and commits the fields the handler changed before the response headers go out.
+//
+// One line wraps a router:
+//
+//	m, err := middleware.New(st, middleware.Options{})
+//	http.ListenAndServe(addr, m.Handler(mux))
+//
+// and a handler reaches its session through the request's context:
+//
+//	s := middleware.Get(r)
+//	n, err := s.Increment("visits", 1)
+//
+// # One request
+//
+// A request that never touches its session sends Redis nothing. The first read costs one HGETALL;
+// a visitor without a cookie who only reads gets no session, no cookie and no Redis command. Writes
+// (Set, Delete) are recorded and committed in one script call that writes only those fields, and only
+// if the session still exists; the TTL slides in the same call. A read-only request slides the TTL
+// with a small script only when the recorded end has fallen more than the store's refresh granularity
+// behind. Increment and Update go to Redis at once, because their result depends on other requests.
+//
+// The commit happens on the response's first WriteHeader, Write, Flush, ReadFrom or Hijack, or when
+// the handler returns having written nothing, so Set-Cookie always makes it into the headers.
+// Fields changed after the headers went out are still committed when the handler returns. A handler
+// that panics commits nothing.
+//
+// # Failures
+//
+// When Redis fails while loading, the request gets the ErrorHandler's response (503 by default)
+// instead of the handler's, and the cookie is left alone: a Redis blip never logs anyone out or
+// serves an empty session. A failed commit before the headers gets 500 (413 for a size limit).
+//
+// # Identity
+//
+// Login and SetLevel move the session to a new ID (the old one is dead at once), LogoutAll and
+// LogoutOthers end a user's sessions everywhere, Sessions lists them and Revoke ends one by handle.
+package middleware

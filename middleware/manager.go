@@ -1,0 +1,98 @@
+package middleware
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+
+	"github.com/redisession/redisession/cookie"
+	"github.com/redisession/redisession/store"
+)
+
+// Manager wires a store and a cookie codec into HTTP handlers. Create one per application with New
+// and wrap the router once with Handler.
+type Manager struct {
+	store  *store.Store
+	cookie *cookie.Codec
+	opts   Options
+}
+
+// New returns a Manager for st. It refuses cookie options that browsers would reject or that would
+// weaken the cookie (see cookie.New) and negative timeouts.
+func New(st *store.Store, opts Options) (*Manager, error) {
+	if st == nil {
+		return nil, fmt.Errorf("redisession: nil store")
+	}
+	o := opts.withDefaults()
+	if o.IdleTimeout < 0 || o.AbsoluteTimeout < 0 {
+		return nil, fmt.Errorf("redisession: negative timeout")
+	}
+	for name, lt := range o.Levels {
+		if name == "" || lt.Idle <= 0 || lt.Absolute <= 0 {
+			return nil, fmt.Errorf("redisession: level %q needs a name and positive timeouts", name)
+		}
+	}
+	c, err := cookie.New(o.Cookie)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{store: st, cookie: c, opts: o}, nil
+}
+
+// Store returns the store the Manager uses.
+func (m *Manager) Store() *store.Store { return m.store }
+
+// Options returns the Manager's options with defaults applied.
+func (m *Manager) Options() Options { return m.opts }
+
+type ctxKey struct{}
+
+// FromContext returns the request's session, or nil when Handler did not wrap the request.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(ctxKey{}).(*Session)
+	return s
+}
+
+// Get returns r's session, or nil when Handler did not wrap the request. It is short for
+// FromContext(r.Context()).
+func Get(r *http.Request) *Session { return FromContext(r.Context()) }
+
+// Handler wraps next so that every request carries a Session in its context. Nothing is sent to
+// Redis until the handler touches the session; its changes are committed before the response's
+// headers go out, and Set-Cookie joins them whenever the ID is new, rotated or destroyed.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := &Session{m: m, cookieID: m.cookie.Read(r)}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		s.req = r
+		rw := &responseWriter{ResponseWriter: w, s: s}
+		if m.opts.CSRF && !safeMethod(r.Method) && s.cookieID != "" && (m.opts.CSRFExempt == nil || !m.opts.CSRFExempt(r)) {
+			if err := s.CheckCSRF(r); err != nil {
+				rw.fail(err)
+				return
+			}
+		}
+		next.ServeHTTP(rw, r)
+		// Not reached when next panics: a panicking handler commits nothing.
+		rw.finish()
+	})
+}
+
+func safeMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// newToken returns 32 random bytes, base64url: a CSRF token.
+func newToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("redisession: reading random bytes: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
