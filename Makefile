@@ -2,7 +2,10 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test bench lint fuzz cover
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./cookie:FuzzParse ./store:FuzzParseReply ./store:FuzzParseRecord ./codec:FuzzDecode
+
+.PHONY: run test bench lint fuzz
 
 ## run: the demo app (chi) on 127.0.0.1:8080 with an embedded in-process Redis.
 run:
@@ -22,3 +25,9 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+
+## fuzz: each fuzz target for FUZZTIME (default 10s), on top of the seed corpora `make test` runs.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -44,11 +45,19 @@ func (s *syncBuffer) String() string {
 // a store on it with opts (checks skipped unless the test is about them).
 func newEnv(t *testing.T, opts store.Options, ro redistest.Options) *env {
 	t.Helper()
+	appClient := func(srv *redistest.Server) *redis.Client { return srv.Client(t) }
+	if os.Getenv(aclEnv) != "" {
+		// The suite re-run as a least-privilege user: the store gets only store.ACLRules, while the
+		// test keeps an admin client to inspect Redis.
+		ro.AllowFake = false
+		ro.ACL = append(ro.ACL, "user app on >pw "+store.ACLRules(opts.Prefix))
+		appClient = func(srv *redistest.Server) *redis.Client { return srv.ClientAs(t, "app", "pw") }
+	}
 	srv := redistest.Start(t, ro)
 	rdb := srv.Client(t)
 	logs := &syncBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	s, err := store.New(context.Background(), rdb, opts)
+	s, err := store.New(context.Background(), appClient(srv), opts)
 	if err != nil {
 		t.Fatalf("store.New: %v", err)
 	}
