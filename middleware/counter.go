@@ -57,15 +57,23 @@ func Update[T any](s *Session, key string, fn func(cur T, ok bool) (T, error)) (
 		return zero, err
 	}
 	ctx := s.req.Context()
-	if s.dirty() || s.rec == nil {
-		// Flush pending changes; a request without a session gets one here.
-		s.pending()
+	if s.dirty() {
+		// Flush pending changes, so that the compare-and-set sees them.
 		if err := s.commit(ctx); err != nil {
 			return zero, err
 		}
 	}
+	if s.rec == nil && !s.destroyed {
+		// A request without a session gets one here, like any write.
+		if err := s.create(ctx); err != nil {
+			return zero, err
+		}
+	}
+	if s.rec == nil {
+		return zero, fmt.Errorf("%w: the session was destroyed by this request", ErrCommit)
+	}
 	codec := s.m.opts.Codec
-	raw, ok := s.rec.Fields[key]
+	raw, ok := s.rec.Raw(key)
 	var old *string
 	if ok {
 		old = &raw
@@ -73,7 +81,11 @@ func Update[T any](s *Session, key string, fn func(cur T, ok bool) (T, error)) (
 	for range maxUpdateAttempts {
 		var cur T
 		if old != nil {
-			if err := codec.Unmarshal([]byte(*old), &cur); err != nil {
+			v, err := s.m.store.Open(s.rec.Handle, key, *old)
+			if err != nil {
+				return zero, err
+			}
+			if err := codec.Unmarshal([]byte(v), &cur); err != nil {
 				return zero, fmt.Errorf("redisession: decoding %q: %w", key, err)
 			}
 		}
@@ -89,7 +101,7 @@ func Update[T any](s *Session, key string, fn func(cur T, ok bool) (T, error)) (
 		got, err := s.m.store.CompareAndSet(ctx, s.id, key, old, &v)
 		switch {
 		case err == nil:
-			s.rec.Fields[key] = v
+			s.rec.SetRaw(key, v, *got)
 			s.modified = true
 			return next, nil
 		case errors.Is(err, store.ErrConflict):

@@ -61,6 +61,9 @@ func (s *Store) validate(c Changes) error {
 		if err := mark(name); err != nil {
 			return err
 		}
+		if s.encrypted(name) {
+			return fmt.Errorf("%w: encrypted field %q cannot be incremented", ErrInvalidChanges, truncate(name))
+		}
 		if by > maxIncrement || by < -maxIncrement {
 			return fmt.Errorf("%w: increment of %q out of range", ErrInvalidChanges, truncate(name))
 		}
@@ -79,9 +82,14 @@ func (s *Store) Commit(ctx context.Context, id string, c Changes) (CommitResult,
 	if err := s.validate(c); err != nil {
 		return CommitResult{}, err
 	}
+	h := Handle(id)
 	args := make([]any, 0, 5+2*len(c.Set)+len(c.Delete)+2*len(c.Incr))
 	args = append(args, s.opts.MaxFields, s.opts.MaxSessionBytes, len(c.Set), len(c.Delete), len(c.Incr))
 	for k, v := range c.Set {
+		v, err := s.seal(h, k, v)
+		if err != nil {
+			return CommitResult{}, err
+		}
 		args = append(args, k, v)
 	}
 	for _, k := range c.Delete {
@@ -92,7 +100,8 @@ func (s *Store) Commit(ctx context.Context, id string, c Changes) (CommitResult,
 		names = append(names, k)
 		args = append(args, k, by)
 	}
-	v, err := s.scripts.commit.Run(ctx, s.rdb, []string{s.sessionKey(Handle(id))}, args...).Result()
+	defer s.forget(s.sessionKey(h))
+	v, err := s.scripts.commit.Run(ctx, s.rdb, []string{s.sessionKey(h)}, args...).Result()
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("redisession/store: commit: %w", err)
 	}
@@ -121,10 +130,12 @@ func (s *Store) Commit(ctx context.Context, id string, c Changes) (CommitResult,
 	return res, nil
 }
 
-// CompareAndSet sets field to value only if it still holds old, in one round trip, and slides the
-// TTL. A nil old expects the field to be absent; a nil value deletes it. When the field holds
-// something else it returns ErrConflict and the current value (nil when absent), so a read-modify-write
-// loop can retry without another read. It returns ErrNotFound when the session is gone.
+// CompareAndSet sets field to value only if Redis still holds old, in one round trip, and slides the
+// TTL. old is the stored representation (Record.Raw; the value itself unless the field is
+// encrypted); a nil old expects the field to be absent; a nil value deletes it. It returns the stored
+// representation now held. When the field holds something else it returns ErrConflict and that
+// current representation (nil when absent; Open gives its value), so a read-modify-write loop can
+// retry without another read. It returns ErrNotFound when the session is gone.
 func (s *Store) CompareAndSet(ctx context.Context, id, field string, old, value *string) (current *string, err error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidID
@@ -141,9 +152,18 @@ func (s *Store) CompareAndSet(ctx context.Context, id, field string, old, value 
 		}
 		return "1", *p
 	}
+	h := Handle(id)
+	if value != nil {
+		sealed, err := s.seal(h, field, *value)
+		if err != nil {
+			return nil, err
+		}
+		value = &sealed
+	}
 	hasOld, oldV := flag(old)
 	hasNew, newV := flag(value)
-	v, err := s.scripts.cas.Run(ctx, s.rdb, []string{s.sessionKey(Handle(id))},
+	defer s.forget(s.sessionKey(h))
+	v, err := s.scripts.cas.Run(ctx, s.rdb, []string{s.sessionKey(h)},
 		field, hasOld, oldV, hasNew, newV, s.opts.MaxFields, s.opts.MaxSessionBytes).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisession/store: compare-and-set: %w", err)

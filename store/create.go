@@ -89,10 +89,22 @@ func (s *Store) create(ctx context.Context, id string, ns NewSession) (*Record, 
 	args = append(args, idle.Milliseconds(), abs.Milliseconds(), ms(ns.AbsoluteCap), ms(ns.Created),
 		s.opts.MaxFields, s.opts.MaxSessionBytes, len(meta)/2)
 	args = append(args, meta...)
-	for k, v := range ns.Fields {
-		args = append(args, k, v)
-	}
 	h := Handle(id)
+	var raw map[string]string
+	for k, v := range ns.Fields {
+		sealed, err := s.seal(h, k, v)
+		if err != nil {
+			return nil, err
+		}
+		if sealed != v {
+			if raw == nil {
+				raw = map[string]string{}
+			}
+			raw[k] = sealed
+		}
+		args = append(args, k, sealed)
+	}
+	defer s.forget(s.sessionKey(h))
 	v, err := s.scripts.create.Run(ctx, s.rdb, []string{s.sessionKey(h)}, args...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisession/store: create: %w", err)
@@ -120,7 +132,7 @@ func (s *Store) create(ctx context.Context, id string, ns NewSession) (*Record, 
 	m := ns.Meta
 	m.Expires, m.AbsoluteDeadline, m.Created = time.UnixMilli(t[0]), time.UnixMilli(t[1]), time.UnixMilli(t[2])
 	m.LastSeen, m.IdleTimeout = time.Now(), idle
-	return &Record{Handle: h, Meta: m, Fields: fields}, nil
+	return &Record{Handle: h, Meta: m, Fields: fields, raw: raw}, nil
 }
 
 // Rotate replaces the session oldID with a new one under a fresh ID: the old session's current
@@ -135,6 +147,7 @@ func (s *Store) Rotate(ctx context.Context, oldID string, ns NewSession, c Chang
 	if err := s.validate(c); err != nil {
 		return "", nil, err
 	}
+	s.forget(s.sessionKey(Handle(oldID))) // read Redis, not the client-side cache
 	old, err := s.Load(ctx, oldID)
 	if err != nil {
 		return "", nil, err

@@ -57,8 +57,21 @@ type Options struct {
 	// may evict live sessions silently. Default: false, such a server is refused with
 	// ErrEvictionPolicy.
 	AllowEvictingPolicy bool
+	// ClientSideCache requires session loads to be served from go-redis' client-side cache (RESP3
+	// CLIENT TRACKING) when the session was read before on this process: New then refuses, with
+	// ErrClientCacheUnsupported, a client that would not cache (a Cluster client, one built without
+	// NewCachedClient, NewCachedFailoverClient or CacheOptions.Apply, a server without RESP3), and
+	// checks with one probe read that a repeated load is a cache hit. Whether or not it is set, the
+	// store keeps a client's reachable cache consistent: after every write to a session it drops that
+	// session's cached reply, so a request that follows a write on the same process reads the write.
+	// Default: false. See docs/client-cache.md.
+	ClientSideCache bool
 	// SkipChecks skips the eviction and persistence checks in New. Default: false.
 	SkipChecks bool
+	// Sealer encrypts the fields named in Encrypted at rest, e.g. an *encrypt.AEAD. Default: nil.
+	Sealer Sealer
+	// Encrypted names the fields the Sealer encrypts; they cannot be incremented. Default: none.
+	Encrypted []string
 	// Logger receives warnings from the checks and errors that cannot be returned. Default:
 	// slog.Default(). Nothing logged ever contains a session ID.
 	Logger *slog.Logger
@@ -78,6 +91,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxValueBytes < 0 || o.MaxFields < 0 || o.MaxSessionBytes < 0 || o.MaxSessionsPerUser < 0 {
 		return o, fmt.Errorf("%w: a limit is negative", ErrInvalidOptions)
+	}
+	if len(o.Encrypted) > 0 && o.Sealer == nil {
+		return o, fmt.Errorf("%w: Encrypted fields need a Sealer", ErrInvalidOptions)
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout

@@ -56,8 +56,11 @@ type Record struct {
 	Handle string
 	// Meta is the session's metadata.
 	Meta Meta
-	// Fields holds the application fields, each value as encoded by the caller's codec.
+	// Fields holds the application fields, each value as encoded by the caller's codec (encrypted
+	// fields already decrypted).
 	Fields map[string]string
+	// raw holds what Redis stores for the encrypted fields.
+	raw map[string]string
 }
 
 // CheckFieldName returns ErrReservedField for a name the application may not use: empty, longer than

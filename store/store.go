@@ -18,12 +18,14 @@ type Store struct {
 	opts    Options
 	scripts scripts
 	log     *slog.Logger
+	cache   *sessionCache // the client's client-side cache, nil when loads are not cached
 }
 
 // New returns a Store on rdb, which may be a standalone, Sentinel (failover) or Cluster client. Unless
 // opts.SkipChecks is set it first checks the server's eviction policy and persistence: an allkeys-*
 // policy is refused with ErrEvictionPolicy unless opts.AllowEvictingPolicy is set, and the other
-// risks are logged as warnings (see Check).
+// risks are logged as warnings (see Check). When the client has a client-side cache, the store finds
+// it and keeps it consistent (see Options.ClientSideCache).
 func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, error) {
 	if rdb == nil {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidOptions)
@@ -33,6 +35,9 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 		return nil, err
 	}
 	s := &Store{rdb: rdb, opts: o, scripts: newScripts(), log: o.Logger}
+	if err := s.attachCache(ctx); err != nil {
+		return nil, err
+	}
 	if !o.SkipChecks {
 		if _, err := s.Check(ctx); err != nil {
 			return nil, err
@@ -58,28 +63,35 @@ func (s *Store) NeedsRefresh(r *Record, now time.Time) bool {
 }
 
 // Load reads the session with the given ID: exactly one round trip of one read-only command,
-// HGETALL, and no write. It returns ErrNotFound for a session that does not exist or whose recorded
+// HGETALL, and no write; none at all when the client-side cache holds the session (see
+// Options.ClientSideCache). It returns ErrNotFound for a session that does not exist or whose recorded
 // end or absolute deadline has passed, and ErrInvalidID, without a round trip, for a malformed ID.
 func (s *Store) Load(ctx context.Context, id string) (*Record, error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidID
 	}
 	h := Handle(id)
-	m, err := s.rdb.HGetAll(ctx, s.sessionKey(h)).Result()
+	key := s.sessionKey(h)
+	m, err := s.rdb.HGetAll(ctx, key).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisession/store: load: %w", err)
 	}
 	if len(m) == 0 {
+		s.forget(key) // an unknown ID takes no place in the client-side cache
 		return nil, ErrNotFound
 	}
 	r, err := parseRecord(h, m)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.openRecord(r); err != nil {
+		return nil, err
+	}
 	// Redis removes the key when its TTL ends; this check covers a reply served from a client-side
 	// cache, or one read in the instant before expiry.
 	now := time.Now()
 	if !now.Before(r.Meta.Expires) || !now.Before(r.Meta.AbsoluteDeadline) {
+		s.forget(key)
 		return nil, ErrNotFound
 	}
 	return r, nil
@@ -92,8 +104,9 @@ func (s *Store) Refresh(ctx context.Context, id string) (time.Time, error) {
 	if !ValidID(id) {
 		return time.Time{}, ErrInvalidID
 	}
-	v, err := s.scripts.refresh.Run(ctx, s.rdb, []string{s.sessionKey(Handle(id))},
-		s.opts.RefreshGranularity.Milliseconds()).Result()
+	key := s.sessionKey(Handle(id))
+	defer s.forget(key)
+	v, err := s.scripts.refresh.Run(ctx, s.rdb, []string{key}, s.opts.RefreshGranularity.Milliseconds()).Result()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("redisession/store: refresh: %w", err)
 	}
