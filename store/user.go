@@ -43,7 +43,9 @@ func (s *Store) destroyHandle(ctx context.Context, handle, uid string, owned boo
 	if owned {
 		flag = "1"
 	}
-	owner, err := s.scripts.destroy.Run(ctx, s.rdb, []string{s.sessionKey(handle)}, flag, uid).Text()
+	key := s.sessionKey(handle)
+	defer s.forget(key)
+	owner, err := s.scripts.destroy.Run(ctx, s.rdb, []string{key}, flag, uid).Text()
 	if isNil(err) {
 		return "", false, nil
 	}
@@ -99,27 +101,46 @@ func (s *Store) DestroyOthers(ctx context.Context, uid, keepID string) (int, err
 	return s.destroyUser(ctx, uid, Handle(keepID))
 }
 
+// DestroyUserHandles destroys every session of uid except the one with ID keepID (none when keepID
+// is empty) and returns the handles of the sessions it destroyed, e.g. to close their WebSockets. On
+// an error it returns the handles destroyed so far.
+func (s *Store) DestroyUserHandles(ctx context.Context, uid, keepID string) ([]string, error) {
+	keep := ""
+	if keepID != "" {
+		if !ValidID(keepID) {
+			return nil, ErrInvalidID
+		}
+		keep = Handle(keepID)
+	}
+	return s.destroyUserHandles(ctx, uid, keep)
+}
+
 func (s *Store) destroyUser(ctx context.Context, uid, keep string) (int, error) {
+	hs, err := s.destroyUserHandles(ctx, uid, keep)
+	return len(hs), err
+}
+
+func (s *Store) destroyUserHandles(ctx context.Context, uid, keep string) ([]string, error) {
 	hs, err := s.members(ctx, uid)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var destroyed []string
 	for _, h := range hs {
 		if h == keep {
 			continue
 		}
 		_, ok, err := s.destroyHandle(ctx, h, uid, true)
 		if err != nil {
-			return n, err
+			return destroyed, err
 		}
 		if ok {
-			n++
+			destroyed = append(destroyed, h)
 		} else if err := s.rdb.ZRem(ctx, s.userKey(uid), h).Err(); err != nil {
-			return n, fmt.Errorf("redisession/store: unindex: %w", err)
+			return destroyed, fmt.Errorf("redisession/store: unindex: %w", err)
 		}
 	}
-	return n, nil
+	return destroyed, nil
 }
 
 // Revoke destroys the session with the given handle only if it belongs to uid; otherwise, or when
