@@ -23,8 +23,11 @@ var ErrInvalidID = errors.New("redisession/cookie: invalid session id")
 var ErrExpired = errors.New("redisession/cookie: session deadline is missing or has passed")
 
 const (
-	// defaultName is the cookie name used when Options.Name is empty.
+	// defaultName is the cookie name used when Options.Name is empty and the prefix cannot apply.
 	defaultName = "session"
+	// defaultHostName is the default name of a Secure, host-only cookie with Path "/": the __Host-
+	// prefix makes browsers refuse the cookie from a sibling subdomain or over plain HTTP.
+	defaultHostName = "__Host-session"
 	// defaultPath is the cookie path used when Options.Path is empty.
 	defaultPath = "/"
 
@@ -50,10 +53,12 @@ const (
 )
 
 // Options configures a Codec. The zero value is the secure default: a host-only, Secure, HttpOnly,
-// SameSite=Lax cookie named "session" with Path "/", lasting for the browser session and carrying
-// the bare, unsigned session ID.
+// SameSite=Lax cookie named "__Host-session" with Path "/", lasting for the browser session and
+// carrying the bare, unsigned session ID.
 type Options struct {
-	// Name is the cookie name. It must be an RFC 6265 token. The default (empty) is "session".
+	// Name is the cookie name. It must be an RFC 6265 token. The default (empty) is "__Host-session"
+	// for a Secure, host-only cookie with Path "/", and "session" otherwise (Insecure, a Domain or
+	// another Path, where browsers would refuse the prefix).
 	// A name starting with "__Host-" requires Secure, no Domain and Path "/"; a name starting with
 	// "__Secure-" requires Secure (the prefixes are matched case-insensitively, as browsers do).
 	Name string
@@ -99,11 +104,14 @@ type Options struct {
 // withDefaults returns a copy of o with defaults applied and its keys deep-copied, so that later
 // changes to the caller's slices cannot alter a Codec.
 func (o Options) withDefaults() Options {
-	if o.Name == "" {
-		o.Name = defaultName
-	}
 	if o.Path == "" {
 		o.Path = defaultPath
+	}
+	if o.Name == "" {
+		o.Name = defaultName
+		if !o.Insecure && o.Domain == "" && o.Path == defaultPath {
+			o.Name = defaultHostName
+		}
 	}
 	if o.SameSite == 0 {
 		o.SameSite = http.SameSiteLaxMode

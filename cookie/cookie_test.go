@@ -57,11 +57,17 @@ func TestTestIDsAreValid(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := mustNew(t, Options{})
-	if got := c.Name(); got != "session" {
-		t.Errorf("Name() = %q, want %q", got, "session")
+	if got := c.Name(); got != "__Host-session" {
+		t.Errorf("Name() = %q, want %q", got, "__Host-session")
+	}
+	if got := mustNew(t, Options{Insecure: true}).Name(); got != "session" {
+		t.Errorf("Insecure: Name() = %q, want %q (browsers refuse __Host- without Secure)", got, "session")
+	}
+	if got := mustNew(t, Options{Path: "/app"}).Name(); got != "session" {
+		t.Errorf("Path /app: Name() = %q, want %q", got, "session")
 	}
 	o := c.Options()
-	if o.Name != "session" || o.Path != "/" || o.Domain != "" || o.Insecure || o.AllowScript ||
+	if o.Name != "__Host-session" || o.Path != "/" || o.Domain != "" || o.Insecure || o.AllowScript ||
 		o.SameSite != http.SameSiteLaxMode || o.Partitioned || o.Persist || o.HashKeys != nil {
 		t.Errorf("Options() = %+v, want defaults applied", o)
 	}
@@ -74,7 +80,7 @@ func TestDefaults(t *testing.T) {
 		what string
 		ok   bool
 	}{
-		{"Name session", ck.Name == "session"},
+		{"Name __Host-session", ck.Name == "__Host-session"},
 		{"Value is the bare id", ck.Value == testID},
 		{"Secure", ck.Secure},
 		{"HttpOnly", ck.HttpOnly},
@@ -90,7 +96,7 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("default cookie: want %s; got %+v", chk.what, ck)
 		}
 	}
-	want := "session=" + testID + "; Path=/; HttpOnly; Secure; SameSite=Lax"
+	want := "__Host-session=" + testID + "; Path=/; HttpOnly; Secure; SameSite=Lax"
 	if got := ck.String(); got != want {
 		t.Errorf("Set-Cookie = %q, want %q", got, want)
 	}
@@ -196,13 +202,13 @@ func TestNewAccepts(t *testing.T) {
 		{"plain-http development", Options{Insecure: true, AllowScript: true},
 			"session=" + testID + "; Path=/; SameSite=Lax"},
 		{"SameSite None secure", Options{SameSite: http.SameSiteNoneMode},
-			"session=" + testID + "; Path=/; HttpOnly; Secure; SameSite=None"},
+			"__Host-session=" + testID + "; Path=/; HttpOnly; Secure; SameSite=None"},
 		{"SameSite Strict", Options{SameSite: http.SameSiteStrictMode},
-			"session=" + testID + "; Path=/; HttpOnly; Secure; SameSite=Strict"},
+			"__Host-session=" + testID + "; Path=/; HttpOnly; Secure; SameSite=Strict"},
 		{"SameSite browser default", Options{SameSite: http.SameSiteDefaultMode},
-			"session=" + testID + "; Path=/; HttpOnly; Secure"},
+			"__Host-session=" + testID + "; Path=/; HttpOnly; Secure"},
 		{"Partitioned", Options{Partitioned: true, SameSite: http.SameSiteNoneMode},
-			"session=" + testID + "; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"},
+			"__Host-session=" + testID + "; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"},
 		{"token punctuation in name", Options{Name: "my-app.sid_1!#$%&'*+^`|~"},
 			"my-app.sid_1!#$%&'*+^`|~=" + testID + "; Path=/; HttpOnly; Secure; SameSite=Lax"},
 	}
@@ -226,7 +232,7 @@ func TestNewAccepts(t *testing.T) {
 func TestKeysAreCopied(t *testing.T) {
 	key := append([]byte(nil), keyA...)
 	keys := [][]byte{key}
-	c := mustNew(t, Options{HashKeys: keys})
+	c := mustNew(t, Options{Name: "session", HashKeys: keys})
 	v := mustEncode(t, c, testID)
 
 	key[0] ^= 0xff // the caller reuses its buffer
@@ -262,7 +268,7 @@ func TestCookiePersist(t *testing.T) {
 		{"no deadline", time.Time{}, 0, time.Time{}, ErrExpired},
 	}
 	for _, keys := range [][][]byte{nil, {keyA}} {
-		c := mustNew(t, Options{Persist: true, HashKeys: keys})
+		c := mustNew(t, Options{Name: "session", Persist: true, HashKeys: keys})
 		c.now = func() time.Time { return now }
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -294,7 +300,7 @@ func TestCookiePersist(t *testing.T) {
 }
 
 func TestCookieWithoutPersistIgnoresExpires(t *testing.T) {
-	c := mustNew(t, Options{})
+	c := mustNew(t, Options{Name: "session"})
 	for _, exp := range []time.Time{{}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour)} {
 		ck, err := c.Cookie(testID, exp)
 		if err != nil {
@@ -313,7 +319,7 @@ func TestClear(t *testing.T) {
 		want string
 	}{
 		{"defaults", Options{},
-			"session=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Lax"},
+			"__Host-session=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Lax"},
 		{"custom", Options{Name: "__Secure-s", Path: "/app", Domain: "example.com", SameSite: http.SameSiteNoneMode, Partitioned: true, Persist: true, HashKeys: [][]byte{keyA}},
 			"__Secure-s=; Path=/app; Domain=example.com; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Secure; SameSite=None; Partitioned"},
 		{"insecure dev", Options{Insecure: true, AllowScript: true, SameSite: http.SameSiteStrictMode},
@@ -346,7 +352,7 @@ func TestClear(t *testing.T) {
 
 func TestEncodeRefusesInvalidID(t *testing.T) {
 	for _, keys := range [][][]byte{nil, {keyA}} {
-		c := mustNew(t, Options{HashKeys: keys})
+		c := mustNew(t, Options{Name: "session", HashKeys: keys})
 		for _, id := range []string{"", "short", testID + "A", testID[:42] + "B", testID[:42] + "+", strings.Repeat("A", 42) + "="} {
 			if v, err := c.Encode(id); !errors.Is(err, ErrInvalidID) || v != "" {
 				t.Errorf("Encode(%q) = %q, %v; want ErrInvalidID", id, v, err)
@@ -391,15 +397,15 @@ func TestValidID(t *testing.T) {
 }
 
 func TestRead(t *testing.T) {
-	bare := mustNew(t, Options{})
-	signedA := mustNew(t, Options{HashKeys: [][]byte{keyA}})
-	rotated := mustNew(t, Options{HashKeys: [][]byte{keyB, keyA}}) // B signs, B and A verify
-	onlyB := mustNew(t, Options{HashKeys: [][]byte{keyB}})
+	bare := mustNew(t, Options{Name: "session"})
+	signedA := mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyA}})
+	rotated := mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyB, keyA}}) // B signs, B and A verify
+	onlyB := mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyB}})
 	otherName := mustNew(t, Options{Name: "other", HashKeys: [][]byte{keyA}})
 
 	byA := mustEncode(t, signedA, testID)
 	byB := mustEncode(t, rotated, testID)
-	byC := mustEncode(t, mustNew(t, Options{HashKeys: [][]byte{keyC}}), testID)
+	byC := mustEncode(t, mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyC}}), testID)
 	byAOtherName := mustEncode(t, otherName, testID)
 
 	// A MAC-valid value whose payload is not a session ID.
@@ -488,9 +494,9 @@ func TestRead(t *testing.T) {
 }
 
 func TestRotationEncodesWithFirstKey(t *testing.T) {
-	rotated := mustNew(t, Options{HashKeys: [][]byte{keyB, keyA}})
-	onlyA := mustNew(t, Options{HashKeys: [][]byte{keyA}})
-	onlyB := mustNew(t, Options{HashKeys: [][]byte{keyB}})
+	rotated := mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyB, keyA}})
+	onlyA := mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyA}})
+	onlyB := mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyB}})
 	v := mustEncode(t, rotated, testID)
 	if _, ok := onlyA.Parse(v); ok {
 		t.Error("a value from the rotated codec verifies with the old key alone: it was not signed with the first key")
@@ -501,7 +507,7 @@ func TestRotationEncodesWithFirstKey(t *testing.T) {
 }
 
 func TestSignedLengthBounds(t *testing.T) {
-	c := mustNew(t, Options{HashKeys: [][]byte{keyB, keyA}})
+	c := mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyB, keyA}})
 	v := mustEncode(t, c, testID)
 	if len(v) < minSignedLen || len(v) > maxSignedLen {
 		t.Fatalf("a fresh signed value is %d bytes, outside [%d, %d]", len(v), minSignedLen, maxSignedLen)
@@ -535,7 +541,7 @@ func signByHand(key []byte, name string, ts int64, payload string) string {
 }
 
 func TestSignedTimestampNotChecked(t *testing.T) {
-	c := mustNew(t, Options{HashKeys: [][]byte{keyA}})
+	c := mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyA}})
 	// The hand-signer agrees with securecookie: a current timestamp verifies.
 	if id, ok := c.Parse(signByHand(keyA, "session", time.Now().Unix(), testID)); !ok || id != testID {
 		t.Fatalf("hand-signed value refused: %q, %v", id, ok)
@@ -562,8 +568,8 @@ func TestSignedTimestampNotChecked(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	c := mustNew(t, Options{Persist: true, HashKeys: [][]byte{keyB, keyA}})
-	old := mustEncode(t, mustNew(t, Options{HashKeys: [][]byte{keyA}}), testID2)
+	c := mustNew(t, Options{Name: "session", Persist: true, HashKeys: [][]byte{keyB, keyA}})
+	old := mustEncode(t, mustNew(t, Options{Name: "session", HashKeys: [][]byte{keyA}}), testID2)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -594,8 +600,8 @@ func TestConcurrentUse(t *testing.T) {
 // FuzzParse feeds arbitrary cookie values to a bare and a signed (rotated) Codec. Parse must never
 // panic, must only accept values that yield a ValidID, and must round-trip every ValidID.
 func FuzzParse(f *testing.F) {
-	bare := mustNew(f, Options{})
-	signed := mustNew(f, Options{HashKeys: [][]byte{keyB, keyA}}) // seeds are signed with keyA
+	bare := mustNew(f, Options{Name: "session"})
+	signed := mustNew(f, Options{Name: "session", HashKeys: [][]byte{keyB, keyA}}) // seeds are signed with keyA
 	f.Add(testID)
 	f.Add(mustEncode(f, signed, testID))
 	f.Fuzz(func(t *testing.T, value string) {

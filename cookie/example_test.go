@@ -31,7 +31,7 @@ func ExampleNew() {
 	fmt.Println(errors.Is(err, cookie.ErrInvalidOptions))
 	fmt.Println(err)
 	// Output:
-	// session=q7Fh3vK9xWm2LpR8tYb4NcZ0dJs6GeUaXo1iVw5Hk_A; Path=/; HttpOnly; Secure; SameSite=Lax
+	// __Host-session=q7Fh3vK9xWm2LpR8tYb4NcZ0dJs6GeUaXo1iVw5Hk_A; Path=/; HttpOnly; Secure; SameSite=Lax
 	// true
 	// redisession/cookie: invalid options: name "__Host-session": the __Host- prefix forbids a Domain (got "example.com")
 }
@@ -42,11 +42,11 @@ func ExampleCodec_Read() {
 		panic(err)
 	}
 	for _, header := range []string{
-		"session=" + exampleID,               // a well-formed ID
-		"session=" + exampleID + "=",         // padded: refused
-		"session=not-a-session-id",           // garbage: refused
-		"session=junk; session=" + exampleID, // the first valid one wins
-		"theme=dark",                         // no session cookie
+		"__Host-session=" + exampleID,                      // a well-formed ID
+		"__Host-session=" + exampleID + "=",                // padded: refused
+		"__Host-session=not-a-session-id",                  // garbage: refused
+		"__Host-session=junk; __Host-session=" + exampleID, // the first valid one wins
+		"theme=dark", // no session cookie
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Cookie", header)
