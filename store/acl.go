@@ -18,7 +18,9 @@ var aclCommands = [...]string{
 //	ACL SETUSER app on >password <rules>
 func ACLRules(prefix string) string {
 	var b strings.Builder
-	b.WriteString("resetkeys ~" + prefix + "session:* ~" + prefix + "user:* resetchannels -@all +@connection -@dangerous")
+	// Escape what a key pattern treats specially, so the prefix matches only itself.
+	p := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(prefix)
+	b.WriteString("resetkeys ~" + p + "session:* ~" + p + "user:* resetchannels -@all +@connection -@dangerous")
 	for _, c := range aclCommands {
 		b.WriteString(" +" + c)
 	}

@@ -35,7 +35,21 @@ func (s *Store) Check(ctx context.Context) (Health, error) {
 		policy []string
 	)
 	check := func(ctx context.Context, c *redis.Client) error {
-		res, err := c.ConfigGet(ctx, "*").Result()
+		// Only the three settings: CONFIG GET * would also read passwords (requirepass, masterauth).
+		res := map[string]string{}
+		cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, name := range [...]string{"maxmemory-policy", "appendonly", "save"} {
+				p.ConfigGet(ctx, name)
+			}
+			return nil
+		})
+		for _, cmd := range cmds {
+			if m, e := cmd.(*redis.MapStringStringCmd).Result(); e == nil {
+				for k, v := range m {
+					res[k] = v
+				}
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {

@@ -610,3 +610,22 @@ func TestIdledOutMembersArePrunedOnList(t *testing.T) {
 		t.Errorf("dangling member not pruned: %d members", n)
 	}
 }
+
+func TestPerUserCapCountsOnlyLiveSessions(t *testing.T) {
+	e := newEnv(t, store.Options{SkipChecks: true, MaxSessionsPerUser: 2}, redistest.Options{AllowFake: true})
+	ctx := ctxT(t)
+	live := e.create(t, store.NewSession{Meta: store.Meta{UserID: "jo"}, AbsoluteTimeout: time.Hour})
+	idled := e.create(t, store.NewSession{Meta: store.Meta{UserID: "jo"}, AbsoluteTimeout: 2 * time.Hour})
+	// The second session idles out: its key is gone, its index entry stays until its deadline.
+	e.rdb.Del(ctx, "session:"+store.Handle(idled))
+	third := e.create(t, store.NewSession{Meta: store.Meta{UserID: "jo"}, AbsoluteTimeout: 3 * time.Hour})
+	e.load(t, live)
+	e.load(t, third)
+}
+
+func TestACLRulesEscapeThePrefix(t *testing.T) {
+	r := store.ACLRules("a*b?[c]:")
+	if !strings.Contains(r, `~a\*b\?\[c\]:session:*`) {
+		t.Errorf("ACLRules did not escape the prefix: %s", r)
+	}
+}

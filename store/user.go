@@ -21,7 +21,14 @@ var listFields = [...]string{fieldCreated, fieldAbsolute, fieldIdle, fieldExpire
 
 // indexAdd records handle in uid's index and destroys the sessions the per-user cap pushes out.
 func (s *Store) indexAdd(ctx context.Context, uid, handle string, deadline time.Time) error {
-	evicted, err := s.scripts.indexAdd.Run(ctx, s.rdb, []string{s.userKey(uid)},
+	if s.opts.MaxSessionsPerUser > 0 {
+		// Members whose session idled out still sit in the index until their deadline; drop them
+		// first, so that the cap counts live sessions only and never evicts a live one for them.
+		if _, err := s.List(ctx, uid); err != nil {
+			return err
+		}
+	}
+	evicted, err := s.run(ctx, s.scripts.indexAdd, []string{s.userKey(uid)},
 		handle, deadline.UnixMilli(), s.opts.MaxSessionsPerUser).StringSlice()
 	if err != nil && !isNil(err) {
 		return fmt.Errorf("redisession/store: index: %w", err)
@@ -45,7 +52,7 @@ func (s *Store) destroyHandle(ctx context.Context, handle, uid string, owned boo
 	}
 	key := s.sessionKey(handle)
 	defer s.forget(key)
-	owner, err := s.scripts.destroy.Run(ctx, s.rdb, []string{key}, flag, uid).Text()
+	owner, err := s.run(ctx, s.scripts.destroy, []string{key}, flag, uid).Text()
 	if isNil(err) {
 		return "", false, nil
 	}
@@ -75,7 +82,7 @@ func (s *Store) members(ctx context.Context, uid string) ([]string, error) {
 	if uid == "" || len(uid) > maxUserIDBytes {
 		return nil, fmt.Errorf("%w: user id must be 1 to %d bytes", ErrInvalidOptions, maxUserIDBytes)
 	}
-	v, err := s.scripts.indexList.Run(ctx, s.rdb, []string{s.userKey(uid)}).StringSlice()
+	v, err := s.run(ctx, s.scripts.indexList, []string{s.userKey(uid)}).StringSlice()
 	if err != nil && !isNil(err) {
 		return nil, fmt.Errorf("redisession/store: index: %w", err)
 	}
