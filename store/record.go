@@ -79,9 +79,10 @@ func truncate(s string) string {
 	return s
 }
 
-// parseRecord splits an HGETALL reply into metadata and application fields.
+// parseRecord splits an HGETALL reply into metadata and application fields. It takes h over: the
+// metadata fields are deleted from it and the rest becomes Fields, saving a copy of every value.
 func parseRecord(handle string, h map[string]string) (*Record, error) {
-	r := &Record{Handle: handle, Fields: make(map[string]string, len(h))}
+	r := &Record{Handle: handle, Fields: h}
 	var err error
 	ms := func(name string) time.Time {
 		v, e := strconv.ParseInt(h[name], 10, 64)
@@ -100,9 +101,9 @@ func parseRecord(handle string, h map[string]string) (*Record, error) {
 	}
 	for k, v := range h {
 		if !strings.HasPrefix(k, ReservedPrefix) {
-			r.Fields[k] = v
 			continue
 		}
+		delete(h, k)
 		switch k {
 		case fieldUser:
 			r.Meta.UserID = v
