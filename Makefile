@@ -16,7 +16,8 @@ run:
 test:
 	$(GO) test -race -count=1 $(PKGS)
 
-## bench: benchmarks against peer libraries (bench/ is a module of its own).
+## bench: benchmarks against peer libraries on a redis-server of its own (bench/ is a module of its own);
+## writes bench/results/ and docs/benchmarks.{md,png}. BENCHFLAGS='-rounds 3' for steadier medians.
 bench:
 	cd bench && $(GO) run . $(BENCHFLAGS)
 

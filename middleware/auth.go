@@ -111,6 +111,10 @@ func (s *Session) Logout() error {
 	}
 	s.clearChanges()
 	if s.id == "" {
+		if s.cookieID != "" {
+			// The cookie names a session that is already gone: clear it all the same.
+			s.destroyed = true
+		}
 		return nil
 	}
 	if err := s.m.store.Destroy(s.req.Context(), s.id); err != nil {
@@ -148,12 +152,23 @@ func (s *Session) LogoutAll() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.m.store.DestroyUser(s.req.Context(), uid)
+	destroyed, err := s.m.store.DestroyUserHandles(s.req.Context(), uid, "")
+	s.destroyedOthers(uid, destroyed)
 	if err != nil {
-		return n, fmt.Errorf("%w: %w", ErrCommit, err)
+		return len(destroyed), fmt.Errorf("%w: %w", ErrCommit, err)
 	}
 	s.markDestroyed()
-	return n, nil
+	return len(destroyed), nil
+}
+
+// destroyedOthers reports the destruction of the user's sessions other than this one to OnDestroy
+// (markDestroyed reports this one). Callers hold s.mu.
+func (s *Session) destroyedOthers(uid string, handles []string) {
+	for _, h := range handles {
+		if s.rec == nil || h != s.rec.Handle {
+			s.m.hook(s.req.Context(), s.m.opts.OnDestroy, Event{UserID: uid, Handle: h})
+		}
+	}
 }
 
 // LogoutOthers destroys every other session of the session's user (e.g. after a password change) and
@@ -165,11 +180,12 @@ func (s *Session) LogoutOthers() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.m.store.DestroyOthers(s.req.Context(), uid, s.id)
+	destroyed, err := s.m.store.DestroyUserHandles(s.req.Context(), uid, s.id)
+	s.destroyedOthers(uid, destroyed)
 	if err != nil {
-		return n, fmt.Errorf("%w: %w", ErrCommit, err)
+		return len(destroyed), fmt.Errorf("%w: %w", ErrCommit, err)
 	}
-	return n, nil
+	return len(destroyed), nil
 }
 
 // Device is one of a user's sessions as a device list shows it.

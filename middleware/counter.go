@@ -23,6 +23,7 @@ func (s *Session) Increment(key string, by int64) (int64, error) {
 		return 0, err
 	}
 	s.pending()
+	undo := s.keyState(key)
 	if v, ok := s.set[key]; ok {
 		// Set earlier in this request: fold the increment into the pending value.
 		n, err := store.Int(v)
@@ -35,12 +36,37 @@ func (s *Session) Increment(key string, by int64) (int64, error) {
 		s.incr[key] += by
 	}
 	if err := s.commit(s.req.Context()); err != nil {
+		// A failed increment did not happen: it must not fail the commit at the end of the request.
+		undo()
 		return 0, err
 	}
 	if s.rec == nil {
 		return 0, fmt.Errorf("%w: no session after commit", ErrCommit)
 	}
 	return store.Int(s.rec.Fields[key])
+}
+
+// keyState returns a function that puts key's pending change back as it is now. Callers hold s.mu.
+func (s *Session) keyState(key string) (restore func()) {
+	v, set := s.set[key]
+	_, del := s.del[key]
+	by, incr := s.incr[key]
+	return func() {
+		if s.set == nil {
+			return // every pending change is gone (the session was replaced or the changes dropped)
+		}
+		delete(s.set, key)
+		delete(s.del, key)
+		delete(s.incr, key)
+		switch {
+		case set:
+			s.set[key] = v
+		case del:
+			s.del[key] = struct{}{}
+		case incr:
+			s.incr[key] = by
+		}
+	}
 }
 
 // Update runs a read-modify-write of one field that never loses a concurrent update: fn gets the

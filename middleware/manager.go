@@ -59,6 +59,25 @@ func FromContext(ctx context.Context) *Session {
 // FromContext(r.Context()).
 func Get(r *http.Request) *Session { return FromContext(r.Context()) }
 
+type errorHandlerKey struct{}
+
+// WithErrorHandler returns a copy of ctx that makes Handler answer the failures of a request carrying
+// it with h instead of Options.ErrorHandler. Framework adapters use it to send failures down the
+// framework's own error path; applications rarely need it. h gets the ResponseWriter that Handler
+// wrapped (not the session's, which drops everything after a failure) and the request with its
+// session. A nil h leaves Options.ErrorHandler in charge.
+func WithErrorHandler(ctx context.Context, h func(w http.ResponseWriter, r *http.Request, err error)) context.Context {
+	return context.WithValue(ctx, errorHandlerKey{}, h)
+}
+
+// errorHandler returns the error handler for a request with context ctx.
+func (m *Manager) errorHandler(ctx context.Context) func(http.ResponseWriter, *http.Request, error) {
+	if h, ok := ctx.Value(errorHandlerKey{}).(func(http.ResponseWriter, *http.Request, error)); ok && h != nil {
+		return h
+	}
+	return m.opts.ErrorHandler
+}
+
 // Handler wraps next so that every request carries a Session in its context. Nothing is sent to
 // Redis until the handler touches the session; its changes are committed before the response's
 // headers go out, and Set-Cookie joins them whenever the ID is new, rotated or destroyed.

@@ -73,7 +73,8 @@ type Options struct {
 	// Codec encodes field values. Default: codec.JSON.
 	Codec codec.Codec
 	// ErrorHandler writes the response when the session store fails. Default: DefaultErrorHandler,
-	// which answers with ErrorStatus(err) and a plain-text body.
+	// which answers with ErrorStatus(err) and a plain-text body. A request whose context carries a
+	// handler from WithErrorHandler (as the framework adapters' requests do) uses that one instead.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives errors that cannot be returned (a commit after the headers went out). Default:
 	// slog.Default(). Nothing logged ever contains a session ID.

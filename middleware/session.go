@@ -18,7 +18,8 @@ type Status int
 const (
 	// StatusNone: the request has no stored session and has not created one.
 	StatusNone Status = iota
-	// StatusNew: the session was created (or rotated to a new ID) by this request.
+	// StatusNew: the session was created (or rotated to a new ID) by this request, or a request
+	// known to have no session has writes pending, which create one when committed.
 	StatusNew
 	// StatusLoaded: an existing session was loaded and is unchanged.
 	StatusLoaded
@@ -61,15 +62,18 @@ func (s *Session) ensureLoaded() error {
 		return s.loadErr
 	}
 	s.loaded = true
-	if s.cookieID == "" || s.destroyed || s.id != "" {
+	if s.cookieID == "" || s.destroyed || s.rec != nil {
 		return nil
 	}
+	// s.id is set without a record only after a write-only commit to the cookie's session, which
+	// is the session to read now.
 	rec, err := s.m.store.Load(s.req.Context(), s.cookieID)
 	switch {
 	case err == nil:
 		s.id, s.rec = s.cookieID, rec
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidID), errors.Is(err, store.ErrCorrupt):
 		// Unknown, expired or unreadable: never adopted; a write makes a new session with a new ID.
+		s.id = ""
 	default:
 		s.loadErr = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -297,6 +301,9 @@ func (s *Session) Status() Status {
 	case s.destroyed && s.id == "":
 		return StatusDestroyed
 	case s.created:
+		return StatusNew
+	case s.dirty() && s.rec == nil && s.id == "" && (s.loaded || s.cookieID == ""):
+		// Writes of a request known to have no session: committing them creates one.
 		return StatusNew
 	case s.modified || s.dirty():
 		return StatusModified

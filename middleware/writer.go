@@ -39,7 +39,7 @@ func (w *responseWriter) beforeHeaders() {
 // sessionHeaders adds Set-Cookie and the caching headers. Callers hold s.mu.
 func (w *responseWriter) sessionHeaders() error {
 	s, h := w.s, w.Header()
-	touched := s.loaded || s.created || s.destroyed
+	touched := s.loaded || s.created || s.destroyed || s.modified
 	switch {
 	case s.created && s.rec != nil:
 		c, err := s.m.cookie.Cookie(s.id, s.rec.Meta.AbsoluteDeadline)
@@ -74,7 +74,7 @@ func (w *responseWriter) fail(err error) {
 	w.s.mu.Lock()
 	w.s.headersOut = true
 	w.s.mu.Unlock()
-	w.s.m.opts.ErrorHandler(w.ResponseWriter, w.s.req, err)
+	w.s.m.errorHandler(w.s.req.Context())(w.ResponseWriter, w.s.req, err)
 }
 
 // finish runs when the handler returns: it commits what is left, and logs what can no longer reach

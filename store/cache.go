@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/push"
 )
 
 // Defaults applied to zero-valued CacheOptions fields.
@@ -27,8 +28,9 @@ const cacheEntryOverhead = 700
 
 // ErrClientCacheUnsupported means client-side caching was asked for where it cannot work: on Redis
 // Cluster (go-redis does not support it there), with a client the store cannot reach the cache of,
-// or with settings under which go-redis silently does not cache (RESP2, a database other than 0, a
-// credentials provider).
+// with settings under which go-redis silently does not cache (RESP2, a database other than 0, a
+// credentials provider), or with a custom push notification processor, under which go-redis does not
+// promise to apply invalidations.
 var ErrClientCacheUnsupported = errors.New("redisession/store: client-side caching unavailable")
 
 // CacheOptions size the client-side cache that serves session loads without a round trip (see
@@ -68,21 +70,20 @@ func (co CacheOptions) withDefaults() (CacheOptions, error) {
 	return co, nil
 }
 
-// NewCache returns a go-redis cache bounded by co, for redis.Options.ClientSideCache. Most callers
-// want Apply or NewCachedClient instead. Give each client its own cache: go-redis only shares one
-// safely between clients of the same server.
-func (co CacheOptions) NewCache() (*redis.LocalCache, error) {
+// config is go-redis' configuration of a cache bounded by co. go-redis reads the cache's limits from
+// the cache and DrainInterval from the client's options, so Apply sets both.
+func (co CacheOptions) config() (*redis.CacheConfig, error) {
 	co, err := co.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return redis.NewLocalCache(redis.CacheConfig{
+	return &redis.CacheConfig{
 		MaxEntries:     co.MaxEntries,
 		MaxMemoryBytes: co.MaxBytes,
 		Sizer:          cacheSizer,
 		MaxStaleness:   co.MaxStaleness,
 		DrainInterval:  co.DrainInterval,
-	}), nil
+	}, nil
 }
 
 // cacheSizer estimates the heap one cache entry holds.
@@ -110,12 +111,14 @@ func (co CacheOptions) Apply(o *redis.Options) error {
 		o.StreamingCredentialsProvider != nil, o.PushNotificationProcessor != nil); err != nil {
 		return err
 	}
-	c, err := co.NewCache()
+	cfg, err := co.config()
 	if err != nil {
 		return err
 	}
-	o.ClientSideCache = c
-	o.ClientSideCacheConfig = nil
+	// The cache is go-redis' own, built here so that the store can reach it; the configuration is set
+	// too because go-redis reads DrainInterval from it, not from the cache.
+	o.ClientSideCache = redis.NewLocalCache(*cfg)
+	o.ClientSideCacheConfig = cfg
 	return nil
 }
 
@@ -227,17 +230,21 @@ func (s *Store) attachCache(ctx context.Context) error {
 		}
 		return nil
 	}
-	policy := cacheablePolicy(o.Protocol, o.DB, o.CredentialsProvider != nil || o.CredentialsProviderContext != nil ||
-		o.StreamingCredentialsProvider != nil, o.PushNotificationProcessor != nil)
-	if policy != nil {
+	credentials := o.CredentialsProvider != nil || o.CredentialsProviderContext != nil || o.StreamingCredentialsProvider != nil
+	if err := cacheablePolicy(o.Protocol, o.DB, credentials, false); err != nil {
 		// go-redis serves nothing from this cache, so there is nothing to keep consistent.
 		if want {
-			return policy
+			return err
 		}
 		return nil
 	}
 	if o.ClientSideCache == nil {
 		return fmt.Errorf("%w: the Redis client caches through ClientSideCacheConfig, whose cache the store cannot reach to keep read-your-writes; build it with NewCachedClient or CacheOptions.Apply (an explicit ClientSideCache)", ErrClientCacheUnsupported)
+	}
+	if _, builtin := o.PushNotificationProcessor.(*push.Processor); want && o.PushNotificationProcessor != nil && !builtin {
+		// go-redis caches with it all the same (New puts its own processor here otherwise), but
+		// says that invalidations may then be missed.
+		return cacheablePolicy(o.Protocol, o.DB, credentials, true)
 	}
 	s.cache = &sessionCache{cache: o.ClientSideCache, ns: cacheNamespace(o.DB, o.Username)}
 	if want {

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -18,15 +21,14 @@ import (
 // that the server it reached is a master; connections to a server that is not are refused and
 // dialled again.
 //
-// It follows a failover when the connections to the old master close: Sentinel closes them when it
-// demotes that server (CLIENT KILL TYPE normal), and a crashed master's connections fail. Closing a
-// connection drops every session it cached, so nothing the old master served outlives the switch.
-// Unlike NewFailoverClient it keeps no subscription to the sentinels and sends nothing in the
-// background; a demoted master that stays reachable but is not yet reconfigured keeps this client
-// until Sentinel reconfigures it, as it keeps any client.
+// Like NewFailoverClient it follows a failover as soon as Sentinel announces it: while it has
+// connections open it listens to the sentinel's +switch-master channel and closes its connections to
+// the old master, so that writes go to the new one at once. A closed connection drops every session
+// it cached, so nothing the old master served outlives the switch. Connections to a crashed master
+// fail and are dropped the same way, and Sentinel closes a demoted master's client connections itself.
 //
-// Reading from replicas (ReplicaOnly, RouteByLatency, RouteRandomly) and credentials providers are
-// refused with ErrClientCacheUnsupported.
+// Reading from replicas (ReplicaOnly, RouteByLatency, RouteRandomly) is refused with
+// ErrClientCacheUnsupported, as are the settings Apply refuses.
 func NewCachedFailoverClient(fo *redis.FailoverOptions, co CacheOptions) (*redis.Client, error) {
 	if fo == nil {
 		return nil, fmt.Errorf("%w: nil redis.FailoverOptions", ErrInvalidOptions)
@@ -37,7 +39,9 @@ func NewCachedFailoverClient(fo *redis.FailoverOptions, co CacheOptions) (*redis
 	if fo.ReplicaOnly || fo.RouteByLatency || fo.RouteRandomly {
 		return nil, fmt.Errorf("%w: reading from replicas is not supported with the cache", ErrClientCacheUnsupported)
 	}
-	d := &sentinelDialer{fo: fo, sentinels: append([]string(nil), fo.SentinelAddrs...)}
+	fc := *fo // the dialer keeps using these after the call
+	fo = &fc
+	d := &sentinelDialer{fo: fo, sentinels: append([]string(nil), fo.SentinelAddrs...), conns: map[*masterConn]struct{}{}}
 	o := &redis.Options{
 		Addr:       "sentinel:" + fo.MasterName,
 		ClientName: fo.ClientName,
@@ -82,10 +86,145 @@ func NewCachedFailoverClient(fo *redis.FailoverOptions, co CacheOptions) (*redis
 	return NewCachedClient(o, co)
 }
 
-// sentinelDialer opens connections to the master the sentinels name.
+// sentinelDialer opens connections to the master the sentinels name, and closes them when Sentinel
+// announces a new master.
 type sentinelDialer struct {
 	fo        *redis.FailoverOptions
 	sentinels []string
+
+	mu    sync.Mutex
+	conns map[*masterConn]struct{} // the open connections
+	stop  chan struct{}            // closes the +switch-master listener; nil when none runs
+}
+
+// masterConn is a connection dialled to a master, tracked so that a failover can close it.
+type masterConn struct {
+	net.Conn
+	d    *sentinelDialer
+	addr string
+	once sync.Once
+}
+
+// Close stops tracking the connection and closes it.
+func (c *masterConn) Close() error {
+	c.once.Do(func() { c.d.untrack(c) })
+	return c.Conn.Close()
+}
+
+// NetConn returns the wrapped connection, so that go-redis can inspect the socket.
+func (c *masterConn) NetConn() net.Conn { return c.Conn }
+
+// masterSysConn is a masterConn over a socket go-redis may peek at directly.
+type masterSysConn struct{ *masterConn }
+
+// SyscallConn returns the socket's raw connection.
+func (c masterSysConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+// track records an open connection and starts the +switch-master listener if none runs.
+func (d *sentinelDialer) track(c *masterConn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.conns[c] = struct{}{}
+	if d.stop == nil {
+		d.stop = make(chan struct{})
+		go d.listen(d.stop)
+	}
+}
+
+// untrack forgets a closed connection and stops the listener with the last one: a closed client
+// leaves nothing running.
+func (d *sentinelDialer) untrack(c *masterConn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.conns, c)
+	if len(d.conns) == 0 && d.stop != nil {
+		close(d.stop)
+		d.stop = nil
+	}
+}
+
+// switchMaster closes every connection that is not to addr, the new master.
+func (d *sentinelDialer) switchMaster(addr string) {
+	d.mu.Lock()
+	var old []*masterConn
+	for c := range d.conns {
+		if c.addr != addr {
+			old = append(old, c)
+		}
+	}
+	d.mu.Unlock()
+	for _, c := range old {
+		_ = c.Close()
+	}
+}
+
+// sentinelOptions are the options of a client for the sentinel at addr.
+func (d *sentinelDialer) sentinelOptions(addr string) *redis.Options {
+	return &redis.Options{
+		Addr:         addr,
+		Username:     d.fo.SentinelUsername,
+		Password:     d.fo.SentinelPassword,
+		DialTimeout:  d.fo.DialTimeout,
+		ReadTimeout:  d.fo.ReadTimeout,
+		WriteTimeout: d.fo.WriteTimeout,
+		TLSConfig:    d.fo.TLSConfig,
+		MaxRetries:   -1,
+		PoolSize:     1,
+	}
+}
+
+// listen follows the sentinels' +switch-master announcements until stop is closed, on the first
+// sentinel that accepts the subscription; go-redis resubscribes to it after a broken connection.
+func (d *sentinelDialer) listen(stop chan struct{}) {
+	for {
+		for _, addr := range d.sentinels {
+			if d.listenOn(addr, stop) {
+				return
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// listenOn follows one sentinel's announcements; it reports whether it returned because of stop.
+func (d *sentinelDialer) listenOn(addr string, stop chan struct{}) bool {
+	sc := redis.NewSentinelClient(d.sentinelOptions(addr))
+	defer sc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	ps := sc.Subscribe(ctx, "+switch-master")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
+		return ctx.Err() != nil
+	}
+	ch := ps.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return true
+		case msg, ok := <-ch:
+			if !ok {
+				return ctx.Err() != nil
+			}
+			// <master name> <old ip> <old port> <new ip> <new port>
+			if f := strings.Fields(msg.Payload); len(f) == 5 && f[0] == d.fo.MasterName {
+				d.switchMaster(net.JoinHostPort(f[3], f[4]))
+			}
+		}
+	}
 }
 
 // errNotMaster means a new connection reached a server that is not the master.
@@ -95,17 +234,7 @@ var errNotMaster = errors.New("redisession/store: the server Sentinel named is n
 func (d *sentinelDialer) masterAddr(ctx context.Context) (string, error) {
 	var errs []error
 	for _, addr := range d.sentinels {
-		sc := redis.NewSentinelClient(&redis.Options{
-			Addr:         addr,
-			Username:     d.fo.SentinelUsername,
-			Password:     d.fo.SentinelPassword,
-			DialTimeout:  d.fo.DialTimeout,
-			ReadTimeout:  d.fo.ReadTimeout,
-			WriteTimeout: d.fo.WriteTimeout,
-			TLSConfig:    d.fo.TLSConfig,
-			MaxRetries:   -1,
-			PoolSize:     1,
-		})
+		sc := redis.NewSentinelClient(d.sentinelOptions(addr))
 		hp, err := sc.GetMasterAddrByName(ctx, d.fo.MasterName).Result()
 		_ = sc.Close()
 		if err == nil && len(hp) == 2 {
@@ -125,15 +254,25 @@ func (d *sentinelDialer) dial(ctx context.Context, network, _ string) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
-	if d.fo.Dialer != nil {
-		return d.fo.Dialer(ctx, network, addr)
+	var cn net.Conn
+	switch {
+	case d.fo.Dialer != nil:
+		cn, err = d.fo.Dialer(ctx, network, addr)
+	case d.fo.TLSConfig != nil:
+		td := &tls.Dialer{NetDialer: &net.Dialer{Timeout: d.fo.DialTimeout}, Config: d.fo.TLSConfig}
+		cn, err = td.DialContext(ctx, network, addr)
+	default:
+		cn, err = (&net.Dialer{Timeout: d.fo.DialTimeout}).DialContext(ctx, network, addr)
 	}
-	nd := &net.Dialer{Timeout: d.fo.DialTimeout}
-	if d.fo.TLSConfig == nil {
-		return nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
 	}
-	td := &tls.Dialer{NetDialer: nd, Config: d.fo.TLSConfig}
-	return td.DialContext(ctx, network, addr)
+	mc := &masterConn{Conn: cn, d: d, addr: addr}
+	d.track(mc)
+	if _, ok := cn.(syscall.Conn); ok {
+		return masterSysConn{mc}, nil
+	}
+	return mc, nil
 }
 
 // onConnect refuses a connection to a server that is not a master (HELLO, which every ACL user may

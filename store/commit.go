@@ -101,7 +101,7 @@ func (s *Store) Commit(ctx context.Context, id string, c Changes) (CommitResult,
 		args = append(args, k, by)
 	}
 	defer s.forget(s.sessionKey(h))
-	v, err := s.scripts.commit.Run(ctx, s.rdb, []string{s.sessionKey(h)}, args...).Result()
+	v, err := s.run(ctx, s.scripts.commit, []string{s.sessionKey(h)}, args...).Result()
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("redisession/store: commit: %w", err)
 	}
@@ -163,7 +163,7 @@ func (s *Store) CompareAndSet(ctx context.Context, id, field string, old, value 
 	hasOld, oldV := flag(old)
 	hasNew, newV := flag(value)
 	defer s.forget(s.sessionKey(h))
-	v, err := s.scripts.cas.Run(ctx, s.rdb, []string{s.sessionKey(h)},
+	v, err := s.run(ctx, s.scripts.cas, []string{s.sessionKey(h)},
 		field, hasOld, oldV, hasNew, newV, s.opts.MaxFields, s.opts.MaxSessionBytes).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisession/store: compare-and-set: %w", err)

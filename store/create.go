@@ -105,7 +105,7 @@ func (s *Store) create(ctx context.Context, id string, ns NewSession) (*Record, 
 		args = append(args, k, sealed)
 	}
 	defer s.forget(s.sessionKey(h))
-	v, err := s.scripts.create.Run(ctx, s.rdb, []string{s.sessionKey(h)}, args...).Result()
+	v, err := s.run(ctx, s.scripts.create, []string{s.sessionKey(h)}, args...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisession/store: create: %w", err)
 	}

@@ -33,4 +33,15 @@
 //     ordered so that a crash between them leaves at worst a dangling index entry.
 //   - New refuses a server whose maxmemory-policy could evict live sessions silently, and warns when a
 //     restart would lose them.
+//
+// # Client-side caching
+//
+// With a client built by NewCachedClient or NewCachedFailoverClient and Options.ClientSideCache, a
+// load of a session this process has read before is served from go-redis' client-side cache (RESP3
+// CLIENT TRACKING) with no round trip. Redis invalidates cached sessions when they change; the store
+// also drops a session from its own process's cache after each of its writes, so that a request that
+// follows a write on the same process reads it. Every load still checks the recorded end and absolute
+// deadline against the clock, writes always go to Redis, and CacheOptions.MaxStaleness bounds how long
+// a lost invalidation can leave a stale copy in use. Redis Cluster is refused (go-redis has no cache
+// there). See docs/client-cache.md for the guarantees and their measured bounds.
 package store

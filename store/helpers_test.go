@@ -17,8 +17,8 @@ import (
 
 // env is one store on a Redis server the test started itself.
 type env struct {
-	srv   *redistest.Server
-	rdb   *redis.Client
+	srv   *redistest.Server // nil when the suite runs on a cluster (see TestStoreSuiteOnCluster)
+	rdb   redis.UniversalClient
 	store *store.Store
 	logs  *syncBuffer
 }
@@ -45,6 +45,9 @@ func (s *syncBuffer) String() string {
 // a store on it with opts (checks skipped unless the test is about them).
 func newEnv(t *testing.T, opts store.Options, ro redistest.Options) *env {
 	t.Helper()
+	if onCluster != nil {
+		return newClusterEnv(t, opts)
+	}
 	appClient := func(srv *redistest.Server) *redis.Client { return srv.Client(t) }
 	if os.Getenv(aclEnv) != "" {
 		// The suite re-run as a least-privilege user: the store gets only store.ACLRules, while the
@@ -95,18 +98,33 @@ func (e *env) assertAllKeysHaveTTL(t *testing.T) int {
 	t.Helper()
 	ctx := ctxT(t)
 	n := 0
-	iter := e.rdb.Scan(ctx, 0, "*", 100).Iterator()
-	for iter.Next(ctx) {
-		n++
-		ttl, err := e.rdb.PTTL(ctx, iter.Val()).Result()
-		if err != nil {
-			t.Fatalf("PTTL %s: %v", iter.Val(), err)
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, "*", 100).Iterator()
+		for iter.Next(ctx) {
+			n++
+			ttl, err := c.PTTL(ctx, iter.Val()).Result()
+			if err != nil {
+				t.Fatalf("PTTL %s: %v", iter.Val(), err)
+			}
+			if ttl < 0 {
+				t.Errorf("key %s has no TTL (PTTL %v)", iter.Val(), ttl)
+			}
 		}
-		if ttl < 0 {
-			t.Errorf("key %s has no TTL (PTTL %v)", iter.Val(), ttl)
-		}
+		return iter.Err()
 	}
-	if err := iter.Err(); err != nil {
+	var err error
+	if _, ok := e.rdb.(*redis.ClusterClient); ok {
+		// One master at a time: n is not shared between goroutines.
+		for _, m := range onCluster.Masters(t) {
+			c := m.Client(t)
+			if err = scan(ctx, c); err != nil {
+				break
+			}
+		}
+	} else {
+		err = scan(ctx, e.rdb)
+	}
+	if err != nil {
 		t.Fatalf("SCAN: %v", err)
 	}
 	return n

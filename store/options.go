@@ -41,7 +41,8 @@ type Options struct {
 	// RefreshGranularity is how far the recorded TTL end may fall behind now + idle timeout before a
 	// read sends a refresh. Larger values mean fewer writes; a session may then end up to this much
 	// earlier than its idle timeout after its last use. Default: a tenth of the idle timeout, at most
-	// one minute.
+	// one minute. A session whose own idle timeout is shorter (a privilege level's) uses at most a
+	// tenth of it.
 	RefreshGranularity time.Duration
 	// MaxValueBytes bounds one encoded field value. Default: 64 KiB.
 	MaxValueBytes int
@@ -66,6 +67,11 @@ type Options struct {
 	// session's cached reply, so a request that follows a write on the same process reads the write.
 	// Default: false. See docs/client-cache.md.
 	ClientSideCache bool
+	// DisableAutoPipeline sends every write straight to Redis. By default a write made while another
+	// write of the same Store is in flight goes through go-redis' autopipeliner, which batches
+	// concurrent writes into one round trip (see docs/client-cache.md for the measurements). Default:
+	// false.
+	DisableAutoPipeline bool
 	// SkipChecks skips the eviction and persistence checks in New. Default: false.
 	SkipChecks bool
 	// Sealer encrypts the fields named in Encrypted at rest, e.g. an *encrypt.AEAD. Default: nil.

@@ -1,6 +1,7 @@
 -- refresh.lua: slides a session's TTL forward after a read, at most once per granularity.
 -- KEYS[1]  the session key
--- ARGV[1]  granularity, ms: no write when the recorded end is already within this of the wanted end
+-- ARGV[1]  granularity, ms: no write when the recorded end is already within this of the wanted end;
+--          never more than a tenth of the session's own idle timeout (levels have shorter ones)
 -- Returns  {1, expires}; {0} the session is gone; {-5} corrupt.
 -- Invariant: never recreates a deleted key (it checks existence first, and PEXPIREAT cannot create a
 -- key); the TTL never passes the absolute deadline; a session past its deadline is deleted.
@@ -16,7 +17,7 @@ if abs <= now then
   return {0}
 end
 local want = math.min(now + idle, abs)
-if want - exp <= tonumber(ARGV[1]) then return {1, exp} end
+if want - exp <= math.min(tonumber(ARGV[1]), math.floor(idle / 10)) then return {1, exp} end
 redis.call('PEXPIREAT', key, want)
 redis.call('HSET', key, '_exp', want, '_seen', now)
 return {1, want}

@@ -19,6 +19,7 @@ type Store struct {
 	scripts scripts
 	log     *slog.Logger
 	cache   *sessionCache // the client's client-side cache, nil when loads are not cached
+	writes  writePath     // how write scripts reach Redis
 }
 
 // New returns a Store on rdb, which may be a standalone, Sentinel (failover) or Cluster client. Unless
@@ -38,6 +39,7 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 	if err := s.attachCache(ctx); err != nil {
 		return nil, err
 	}
+	s.attachAutopipeline()
 	if !o.SkipChecks {
 		if _, err := s.Check(ctx); err != nil {
 			return nil, err
@@ -53,13 +55,14 @@ func (s *Store) Options() Options { return s.opts }
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 // NeedsRefresh reports whether a read of r at now should slide its TTL: true when the recorded end
-// has fallen more than the refresh granularity below min(now + idle timeout, absolute deadline).
+// has fallen more than the refresh granularity (at most a tenth of r's idle timeout) below
+// min(now + idle timeout, absolute deadline).
 func (s *Store) NeedsRefresh(r *Record, now time.Time) bool {
 	want := now.Add(r.Meta.IdleTimeout)
 	if want.After(r.Meta.AbsoluteDeadline) {
 		want = r.Meta.AbsoluteDeadline
 	}
-	return want.Sub(r.Meta.Expires) > s.opts.RefreshGranularity
+	return want.Sub(r.Meta.Expires) > min(s.opts.RefreshGranularity, r.Meta.IdleTimeout/10)
 }
 
 // Load reads the session with the given ID: exactly one round trip of one read-only command,
@@ -106,7 +109,7 @@ func (s *Store) Refresh(ctx context.Context, id string) (time.Time, error) {
 	}
 	key := s.sessionKey(Handle(id))
 	defer s.forget(key)
-	v, err := s.scripts.refresh.Run(ctx, s.rdb, []string{key}, s.opts.RefreshGranularity.Milliseconds()).Result()
+	v, err := s.run(ctx, s.scripts.refresh, []string{key}, s.opts.RefreshGranularity.Milliseconds()).Result()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("redisession/store: refresh: %w", err)
 	}

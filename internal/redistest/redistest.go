@@ -97,6 +97,9 @@ type Server struct {
 	dir  string
 	opts Options
 	fake *miniredis.Miniredis
+	// sentinelConf holds the sentinel directives of a Sentinel process (see sentinel.go); empty for a
+	// data server.
+	sentinelConf string
 
 	opMu sync.Mutex // serializes Stop, Kill, Restart and the cleanup
 	mu   sync.Mutex // guards proc
@@ -434,6 +437,9 @@ func (s *Server) launch() error {
 		return err
 	}
 	args := append([]string{filepath.Join(s.dir, confName)}, s.opts.Args...)
+	if s.sentinelConf != "" {
+		args = append(args, "--sentinel")
+	}
 	cmd := exec.Command(serverBinary, args...)
 	cmd.Dir = s.dir
 	cmd.Stdout = out
@@ -512,6 +518,9 @@ func (s *Server) probe(p *process) (bool, error) {
 		return false, fmt.Errorf("%s is served by pid %s, not %d", s.addr, infoField(info, "process_id"), p.pid)
 	}
 
+	if s.sentinelConf != "" {
+		return true, nil // a sentinel loads no data
+	}
 	info, err = command(s.addr, probeTimeout, "INFO", "persistence")
 	switch {
 	case errors.As(err, &re):
@@ -546,6 +555,10 @@ func (s *Server) config() string {
 	line("dir %s", quote(s.dir))
 	line("logfile %s", quote(filepath.Join(s.dir, logName)))
 	line("loglevel notice")
+	if s.sentinelConf != "" {
+		b.WriteString(s.sentinelConf)
+		return b.String()
+	}
 	line("dbfilename dump.rdb")
 	if s.opts.RDB {
 		line(`save "3600 1"`)

@@ -1,0 +1,84 @@
+package middleware_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/redisession/redisession/internal/redistest"
+	"github.com/redisession/redisession/middleware"
+)
+
+// benchSession returns a handler wrapped by a Manager on a fresh redis-server and a request carrying
+// the cookie of a live session with a few fields.
+func benchSession(b *testing.B, h http.HandlerFunc, method, target string) (http.Handler, *http.Request) {
+	b.Helper()
+	e := newEnv(b, config{redis: redistest.Options{}})
+	handler := e.m.Handler(h)
+	setup := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := middleware.Get(r)
+		_ = s.Set("user", "alice")
+		_ = s.Set("theme", "dark")
+		_ = s.Set("cart", []string{"teapot", "cups"})
+	}))
+	rec := httptest.NewRecorder()
+	setup.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 {
+		b.Fatalf("setup: cookies %v", cookies)
+	}
+	req := httptest.NewRequest(method, target, nil)
+	req.AddCookie(cookies[0])
+	// Warm up: the connection pool and the scripts.
+	for range 3 {
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("warm-up: %d %s", w.Code, w.Body)
+		}
+	}
+	return handler, req
+}
+
+// A request that reads one field of an existing session: one HGETALL.
+func BenchmarkReadOnlyRequest(b *testing.B) {
+	h, req := benchSession(b, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(middleware.Get(r).GetString("theme")))
+	}, http.MethodGet, "/")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+}
+
+// A request that writes one field of an existing session without reading it: one script call.
+func BenchmarkOneFieldWrite(b *testing.B) {
+	h, req := benchSession(b, func(w http.ResponseWriter, r *http.Request) {
+		_ = middleware.Get(r).Set("theme", "light")
+		w.WriteHeader(http.StatusOK)
+	}, http.MethodPost, "/")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+}
+
+// A request that never touches its session: the middleware's own overhead.
+func BenchmarkUntouchedRequest(b *testing.B) {
+	h, req := benchSession(b, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}, http.MethodGet, "/")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+	}
+}
