@@ -75,7 +75,7 @@ func (s *Session) rotate(uid, level string, keep bool) error {
 			if err := s.m.store.Destroy(ctx, s.id); err != nil {
 				return fmt.Errorf("%w: %w", ErrCommit, err)
 			}
-			s.m.hook(ctx, s.m.opts.OnDestroy, Event{UserID: old.Meta.UserID, Handle: old.Handle})
+			s.m.emit(ctx, eventDestroyed, Event{UserID: old.Meta.UserID, Handle: old.Handle})
 			s.clearChanges()
 			old = nil
 		}
@@ -94,9 +94,9 @@ func (s *Session) rotate(uid, level string, keep bool) error {
 	s.id, s.rec, s.created, s.destroyed = id, rec, true, false
 	s.clearChanges()
 	if old != nil {
-		s.m.hook(ctx, s.m.opts.OnRotate, Event{UserID: uid, Handle: rec.Handle, OldHandle: old.Handle})
+		s.m.emit(ctx, eventRotated, Event{UserID: uid, Handle: rec.Handle, OldHandle: old.Handle})
 	} else {
-		s.m.hook(ctx, s.m.opts.OnCreate, Event{UserID: uid, Handle: rec.Handle})
+		s.m.emit(ctx, eventCreated, Event{UserID: uid, Handle: rec.Handle})
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func (s *Session) Logout() error {
 // markDestroyed records that the current session no longer exists. Callers hold s.mu.
 func (s *Session) markDestroyed() {
 	if s.rec != nil {
-		s.m.hook(s.req.Context(), s.m.opts.OnDestroy, Event{UserID: s.rec.Meta.UserID, Handle: s.rec.Handle})
+		s.m.emit(s.req.Context(), eventDestroyed, Event{UserID: s.rec.Meta.UserID, Handle: s.rec.Handle})
 	}
 	s.id, s.rec, s.destroyed, s.created = "", nil, true, false
 	s.clearChanges()
@@ -166,7 +166,7 @@ func (s *Session) LogoutAll() (int, error) {
 func (s *Session) destroyedOthers(uid string, handles []string) {
 	for _, h := range handles {
 		if s.rec == nil || h != s.rec.Handle {
-			s.m.hook(s.req.Context(), s.m.opts.OnDestroy, Event{UserID: uid, Handle: h})
+			s.m.emit(s.req.Context(), eventDestroyed, Event{UserID: uid, Handle: h})
 		}
 	}
 }
@@ -240,7 +240,7 @@ func (s *Session) Revoke(handle string) error {
 	if handle == s.rec.Handle {
 		s.markDestroyed()
 	} else {
-		s.m.hook(s.req.Context(), s.m.opts.OnDestroy, Event{UserID: uid, Handle: handle})
+		s.m.emit(s.req.Context(), eventDestroyed, Event{UserID: uid, Handle: handle})
 	}
 	return nil
 }

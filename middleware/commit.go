@@ -97,7 +97,7 @@ func (s *Session) create(ctx context.Context) error {
 	}
 	s.id, s.rec, s.created, s.loaded = id, rec, true, true
 	s.clearChanges()
-	s.m.hook(ctx, s.m.opts.OnCreate, Event{UserID: rec.Meta.UserID, Handle: rec.Handle})
+	s.m.emit(ctx, eventCreated, Event{UserID: rec.Meta.UserID, Handle: rec.Handle})
 	return nil
 }
 
@@ -117,10 +117,4 @@ func (s *Session) newSession(uid, level string) (store.NewSession, error) {
 	}
 	ns.Meta.UserAgent, ns.Meta.RemoteAddr = s.m.device(s.req)
 	return ns, nil
-}
-
-func (m *Manager) hook(ctx context.Context, f func(context.Context, Event), e Event) {
-	if f != nil {
-		f(ctx, e)
-	}
 }

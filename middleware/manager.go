@@ -17,6 +17,7 @@ type Manager struct {
 	store  *store.Store
 	cookie *cookie.Codec
 	opts   Options
+	logKey []byte // keys the HMAC that names sessions in logs
 }
 
 // New returns a Manager for st. It refuses cookie options that browsers would reject or that would
@@ -38,7 +39,11 @@ func New(st *store.Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{store: st, cookie: c, opts: o}, nil
+	lk, err := newLogKey(o.LogKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{store: st, cookie: c, opts: o, logKey: lk}, nil
 }
 
 // Store returns the store the Manager uses.

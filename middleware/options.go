@@ -92,6 +92,10 @@ type Options struct {
 	// ClientIP returns the client address recorded for device lists. Default: the host part of
 	// r.RemoteAddr; set it when a trusted proxy supplies the address.
 	ClientIP func(r *http.Request) string
+	// LogKey keys the HMAC that names sessions in log lines (created, rotated, destroyed), so that
+	// lines about one session correlate without the ID or its Redis key appearing. Give every app
+	// node the same secret key to correlate across nodes. Default: a random key per Manager.
+	LogKey []byte
 	// OnCreate, OnRotate and OnDestroy are called after a session is created, rotated (login or level
 	// change) or destroyed (logout, revoke, logout of other sessions). Default: nil.
 	OnCreate, OnRotate, OnDestroy func(ctx context.Context, e Event)
