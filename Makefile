@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 
 FUZZTIME ?= 10s
-FUZZ_TARGETS := ./cookie:FuzzParse ./store:FuzzParseReply ./store:FuzzParseRecord ./codec:FuzzDecode
+FUZZ_TARGETS := ./cookie:FuzzParse ./encrypt:FuzzOpen ./store:FuzzParseReply ./store:FuzzParseRecord ./codec:FuzzDecode
 
 .PHONY: run test bench lint fuzz
 
