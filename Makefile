@@ -5,7 +5,7 @@ PKGS := ./...
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./cookie:FuzzParse ./encrypt:FuzzOpen ./store:FuzzParseReply ./store:FuzzParseRecord ./codec:FuzzDecode
 
-.PHONY: run test bench lint fuzz
+.PHONY: run test reliability bench lint fuzz
 
 ## run: the demo app (chi) on 127.0.0.1:8080 with an embedded in-process Redis.
 run:
@@ -15,6 +15,17 @@ run:
 ## test: every test, with the race detector, against real redis-server processes the tests start.
 test:
 	$(GO) test -race -count=1 $(PKGS)
+
+## reliability: the long fault-injection scenarios of docs/reliability.md (cluster, reshard, Sentinel
+## failover, two app instances, soak) on top of the short ones, all against redis-server processes they
+## start; figures go to RELIABILITY_OUT as JSON lines. RELIABILITY_SOAK sets the soak's length (30s).
+RELIABILITY_OUT ?= $(CURDIR)/reliability-results.jsonl
+RELIABILITY_SOAK ?= 30s
+reliability:
+	@rm -f $(RELIABILITY_OUT)
+	RELIABILITY=1 RELIABILITY_OUT=$(RELIABILITY_OUT) RELIABILITY_SOAK=$(RELIABILITY_SOAK) \
+	  $(GO) test -race -count=1 -timeout 10m ./internal/reliability/
+	@echo "figures ($(RELIABILITY_OUT)):"; cat $(RELIABILITY_OUT)
 
 ## bench: benchmarks against peer libraries on a redis-server of its own (bench/ is a module of its own);
 ## writes bench/results/ and docs/benchmarks.{md,png}. BENCHFLAGS='-rounds 3' for steadier medians.

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -44,12 +45,19 @@ func (s *Session) rotate(uid, level string, keep bool) error {
 	if err := s.ensureLoaded(); err != nil {
 		return err
 	}
+	ctx, op := s.m.tel.start(s.req.Context(), opRotate)
+	err := s.rotateTo(ctx, uid, level, keep)
+	op.end(ctx, err)
+	return err
+}
+
+// rotateTo does the work of rotate once the session is loaded. Callers hold s.mu.
+func (s *Session) rotateTo(ctx context.Context, uid, level string, keep bool) error {
 	if s.headersOut {
 		err := fmt.Errorf("%w: cannot rotate the session ID", ErrHeadersSent)
-		s.m.opts.Logger.ErrorContext(s.req.Context(), "redisession: rotation after the response headers were sent", "err", err)
+		s.m.opts.Logger.ErrorContext(ctx, "redisession: rotation after the response headers were sent", "err", err)
 		return err
 	}
-	ctx := s.req.Context()
 	ns, err := s.newSession(uid, level)
 	if err != nil {
 		return err
@@ -66,6 +74,7 @@ func (s *Session) rotate(uid, level string, keep bool) error {
 	if old != nil && (old.Meta.UserID == "" || old.Meta.UserID == uid) {
 		id, rec, err = s.m.store.Rotate(ctx, s.id, ns, s.changes())
 		if errors.Is(err, store.ErrNotFound) {
+			s.m.tel.gone(ctx, opRotate, err, true)
 			old = nil // destroyed meanwhile: start afresh below
 		}
 	}
@@ -111,13 +120,14 @@ func (s *Session) Logout() error {
 	}
 	s.clearChanges()
 	if s.id == "" {
-		if s.cookieID != "" {
-			// The cookie names a session that is already gone: clear it all the same.
+		if s.hadCookie {
+			// The cookie names a session that is gone, or is not a session cookie at all: clear it.
 			s.destroyed = true
 		}
 		return nil
 	}
 	if err := s.m.store.Destroy(s.req.Context(), s.id); err != nil {
+		s.m.tel.record(s.req.Context(), opDestroy, err)
 		return fmt.Errorf("%w: %w", ErrCommit, err)
 	}
 	s.markDestroyed()
@@ -155,6 +165,7 @@ func (s *Session) LogoutAll() (int, error) {
 	destroyed, err := s.m.store.DestroyUserHandles(s.req.Context(), uid, "")
 	s.destroyedOthers(uid, destroyed)
 	if err != nil {
+		s.m.tel.record(s.req.Context(), opDestroy, err)
 		return len(destroyed), fmt.Errorf("%w: %w", ErrCommit, err)
 	}
 	s.markDestroyed()
@@ -183,6 +194,7 @@ func (s *Session) LogoutOthers() (int, error) {
 	destroyed, err := s.m.store.DestroyUserHandles(s.req.Context(), uid, s.id)
 	s.destroyedOthers(uid, destroyed)
 	if err != nil {
+		s.m.tel.record(s.req.Context(), opDestroy, err)
 		return len(destroyed), fmt.Errorf("%w: %w", ErrCommit, err)
 	}
 	return len(destroyed), nil

@@ -59,6 +59,11 @@ func TestLogoutWithAStaleCookieClearsIt(t *testing.T) {
 	if r.header.Get("Clear-Site-Data") == "" {
 		t.Error("no Clear-Site-Data")
 	}
+	// A cookie of the session's name that is not a session cookie at all is cleared too.
+	b.setCookie("garbage")
+	if r := mustOK(t, "logout with a malformed cookie", b.post("/logout")); r.setCookie() == nil || b.cookie() != "" {
+		t.Errorf("logout with a malformed cookie: Set-Cookie %q, the browser holds %q", r.header.Get("Set-Cookie"), b.cookie())
+	}
 	// Without any cookie there is nothing to clear.
 	if r := mustOK(t, "logout without a cookie", b.post("/logout")); r.setCookie() != nil {
 		t.Errorf("logout without a cookie set one: %q", r.header.Get("Set-Cookie"))

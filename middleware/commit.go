@@ -22,7 +22,9 @@ func (s *Session) commit(ctx context.Context) error {
 	}
 	if !s.dirty() {
 		if s.rec != nil && s.m.store.NeedsRefresh(s.rec, timeNow()) {
+			ctx, op := s.m.tel.start(ctx, opRefresh)
 			exp, err := s.m.store.Refresh(ctx, s.id)
+			op.end(ctx, err)
 			if err == nil {
 				s.rec.Meta.Expires = exp
 			} else if !errors.Is(err, store.ErrNotFound) {
@@ -32,6 +34,14 @@ func (s *Session) commit(ctx context.Context) error {
 		}
 		return nil
 	}
+	ctx, op := s.m.tel.start(ctx, opCommit)
+	err := s.write(ctx)
+	op.end(ctx, err)
+	return err
+}
+
+// write commits pending changes to the live session, or creates one holding them. Callers hold s.mu.
+func (s *Session) write(ctx context.Context) error {
 	// Without a load, the cookie's ID is tried directly: a write-only request costs one round trip.
 	id := s.id
 	if id == "" && !s.loaded {
@@ -46,6 +56,7 @@ func (s *Session) commit(ctx context.Context) error {
 		case errors.Is(err, store.ErrNotFound):
 			// Gone (logged out in another tab, expired, unknown): never resurrected. The write
 			// starts a new anonymous session instead, as for a visitor without a cookie.
+			s.m.tel.gone(ctx, opCommit, err, s.id != "")
 			s.id, s.rec, s.loaded = "", nil, true
 		default:
 			return fmt.Errorf("%w: %w", ErrCommit, err)

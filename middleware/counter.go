@@ -133,6 +133,7 @@ func Update[T any](s *Session, key string, fn func(cur T, ok bool) (T, error)) (
 		case errors.Is(err, store.ErrConflict):
 			old = got
 		default:
+			s.m.tel.record(ctx, opUpdate, err)
 			return zero, fmt.Errorf("%w: %w", ErrCommit, err)
 		}
 	}

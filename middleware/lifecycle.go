@@ -43,8 +43,9 @@ func (m *Manager) logName(handle string) string {
 	return hex.EncodeToString(mac.Sum(nil)[:12])
 }
 
-// emit logs a lifecycle event and calls its hook.
+// emit logs a lifecycle event, counts it and calls its hook.
 func (m *Manager) emit(ctx context.Context, kind string, e Event) {
+	m.tel.lifecycle(ctx, kind)
 	attrs := []slog.Attr{slog.String("session", m.logName(e.Handle))}
 	if e.OldHandle != "" {
 		attrs = append(attrs, slog.String("previous", m.logName(e.OldHandle)))
@@ -76,6 +77,7 @@ func (m *Manager) EndUserSessions(ctx context.Context, uid string) (int, error) 
 		m.emit(ctx, eventDestroyed, Event{UserID: uid, Handle: h})
 	}
 	if err != nil {
+		m.tel.record(ctx, opDestroy, err)
 		return len(handles), fmt.Errorf("%w: %w", ErrCommit, err)
 	}
 	return len(handles), nil

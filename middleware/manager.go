@@ -18,6 +18,7 @@ type Manager struct {
 	cookie *cookie.Codec
 	opts   Options
 	logKey []byte // keys the HMAC that names sessions in logs
+	tel    *telemetry
 }
 
 // New returns a Manager for st. It refuses cookie options that browsers would reject or that would
@@ -43,7 +44,11 @@ func New(st *store.Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{store: st, cookie: c, opts: o, logKey: lk}, nil
+	tel, err := newTelemetry(o.MeterProvider, o.TracerProvider)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{store: st, cookie: c, opts: o, logKey: lk, tel: tel}, nil
 }
 
 // Store returns the store the Manager uses.
@@ -89,6 +94,12 @@ func (m *Manager) errorHandler(ctx context.Context) func(http.ResponseWriter, *h
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := &Session{m: m, cookieID: m.cookie.Read(r)}
+		if s.cookieID == "" {
+			_, err := r.Cookie(m.cookie.Name())
+			s.hadCookie = err == nil
+		} else {
+			s.hadCookie = true
+		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		s.req = r
 		rw := &responseWriter{ResponseWriter: w, s: s}

@@ -8,6 +8,11 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/redisession/redisession/codec"
 	"github.com/redisession/redisession/cookie"
 	"github.com/redisession/redisession/store"
@@ -99,6 +104,17 @@ type Options struct {
 	// OnCreate, OnRotate and OnDestroy are called after a session is created, rotated (login or level
 	// change) or destroyed (logout, revoke, logout of other sessions). Default: nil.
 	OnCreate, OnRotate, OnDestroy func(ctx context.Context, e Event)
+	// MeterProvider receives the Manager's OpenTelemetry metrics: counts of sessions created, loaded,
+	// rotated, destroyed and seen past their absolute deadline, of commit conflicts and of errors by
+	// operation, and histograms of load and commit time (docs/operations.md lists them). Default: the
+	// noop provider, which records nothing and costs nothing; the global provider is never used, so
+	// pass otel.GetMeterProvider() to use it.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span for each session load, commit, TTL refresh and rotation, under the
+	// request's span in its context. Spans carry no session ID, handle or user. The Redis commands get
+	// spans of their own only from go-redis' instrumentation (redisotel) on the client. Default: the
+	// noop provider, which starts no span; the global provider is never used.
+	TracerProvider trace.TracerProvider
 }
 
 func (o Options) withDefaults() Options {
@@ -122,6 +138,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ClientIP == nil {
 		o.ClientIP = remoteHost
+	}
+	if o.MeterProvider == nil {
+		o.MeterProvider = metricnoop.NewMeterProvider()
+	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = tracenoop.NewTracerProvider()
 	}
 	return o
 }

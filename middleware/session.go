@@ -38,9 +38,10 @@ func (s Status) String() string {
 // context, and records changes until the middleware commits them. Its methods are safe for use by
 // the handler's goroutines; it must not be used after the handler returns.
 type Session struct {
-	m        *Manager
-	req      *http.Request
-	cookieID string // the well-formed ID the cookie carried, "" if none
+	m         *Manager
+	req       *http.Request
+	cookieID  string // the well-formed ID the cookie carried, "" if none
+	hadCookie bool   // a cookie of the session's name came, well-formed or not
 
 	mu         sync.Mutex
 	loaded     bool          // a load was attempted
@@ -67,7 +68,9 @@ func (s *Session) ensureLoaded() error {
 	}
 	// s.id is set without a record only after a write-only commit to the cookie's session, which
 	// is the session to read now.
-	rec, err := s.m.store.Load(s.req.Context(), s.cookieID)
+	ctx, op := s.m.tel.start(s.req.Context(), opLoad)
+	rec, err := s.m.store.Load(ctx, s.cookieID)
+	op.end(ctx, err)
 	switch {
 	case err == nil:
 		s.id, s.rec = s.cookieID, rec

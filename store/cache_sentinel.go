@@ -77,7 +77,8 @@ func NewCachedFailoverClient(fo *redis.FailoverOptions, co CacheOptions) (*redis
 		ConnMaxLifetime:       fo.ConnMaxLifetime,
 		ConnMaxLifetimeJitter: fo.ConnMaxLifetimeJitter,
 
-		TLSConfig:       fo.TLSConfig,
+		TLSConfig: fo.TLSConfig,
+		//lint:ignore SA1019 the misspelt field is deprecated but still honoured by go-redis
 		DisableIdentity: fo.DisableIdentity || fo.DisableIndentity,
 		IdentitySuffix:  fo.IdentitySuffix,
 

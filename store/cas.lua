@@ -3,8 +3,9 @@
 -- ARGV[1]  field; ARGV[2] '1' if a value is expected, '0' if absence is expected; ARGV[3] that value
 -- ARGV[4]  '1' to set the field to ARGV[5], '0' to delete it
 -- ARGV[6]  max application fields; ARGV[7] max application bytes
--- Returns  {1, expires}; {0} the session is gone; {2, current value or nil} the field changed;
---          {-1} too many fields; {-2} too many bytes; {-5} corrupt.
+-- Returns  {1, expires}; {0} the session is gone; {-6} it was past its absolute deadline (deleted
+--          now); {2, current value or nil} the field changed; {-1} too many fields; {-2} too many
+--          bytes; {-5} corrupt.
 -- Invariant: the field is written only if it still holds what the caller read, and only in a live
 -- session; the TTL is refreshed in the same step.
 local key, f = KEYS[1], ARGV[1]
@@ -17,7 +18,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if abs <= now then
   redis.call('DEL', key)
-  return {0}
+  return {-6}
 end
 local cur = redis.call('HGET', key, f)
 if ARGV[2] == '1' then

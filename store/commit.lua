@@ -4,7 +4,8 @@
 -- ARGV[3]  s, sets; ARGV[4] d, deletes; ARGV[5] i, increments
 -- then     s name/value pairs, d names, i name/delta pairs (the three sets of names are disjoint)
 -- Returns  {1, expires, new value of each increment...}; {0} the session is gone and nothing was
---          written; {-1} too many fields; {-2} too many bytes; {-3, name} not an integer; {-5} corrupt.
+--          written; {-6} it was past its absolute deadline, deleted now and nothing written;
+--          {-1} too many fields; {-2} too many bytes; {-3, name} not an integer; {-5} corrupt.
 -- Invariant: a destroyed or expired session is never recreated (HMGET finds no metadata, nothing is
 -- written); everything is checked before the first write, so a refused commit writes nothing; the TTL
 -- is min(now + idle, absolute deadline) by Redis' clock.
@@ -18,7 +19,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if abs <= now then
   redis.call('DEL', key)
-  return {0}
+  return {-6}
 end
 local s, d, n = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local sets, dels, incs = 6, 6 + 2 * s, 6 + 2 * s + d

@@ -1,12 +1,21 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors callers branch on. Every error the store returns wraps one of these or a Redis error.
 var (
 	// ErrNotFound means the session does not exist: never created, destroyed, expired or past its
 	// absolute deadline. Callers treat it as "no session", never as a failure.
 	ErrNotFound = errors.New("redisession/store: session not found")
+	// ErrDeadlinePassed means the session was found past its absolute deadline, and so is gone (a
+	// script that found it also deleted it). It wraps ErrNotFound, so errors.Is(err, ErrNotFound)
+	// holds for it too; callers that care why a session ended (metrics) test for it first. A session
+	// whose key Redis already removed at its deadline reads as plain ErrNotFound: the store cannot tell
+	// that from an idle timeout or an unknown ID.
+	ErrDeadlinePassed = fmt.Errorf("%w: past its absolute deadline", ErrNotFound)
 	// ErrInvalidID means the ID is empty or not 43 base64url characters; nothing was sent to Redis.
 	ErrInvalidID = errors.New("redisession/store: invalid session id")
 	// ErrReservedField means a field name is empty, too long or in the reserved metadata namespace

@@ -2,7 +2,8 @@
 -- KEYS[1]  the session key
 -- ARGV[1]  granularity, ms: no write when the recorded end is already within this of the wanted end;
 --          never more than a tenth of the session's own idle timeout (levels have shorter ones)
--- Returns  {1, expires}; {0} the session is gone; {-5} corrupt.
+-- Returns  {1, expires}; {0} the session is gone; {-6} it was past its absolute deadline (deleted
+--          now); {-5} corrupt.
 -- Invariant: never recreates a deleted key (it checks existence first, and PEXPIREAT cannot create a
 -- key); the TTL never passes the absolute deadline; a session past its deadline is deleted.
 local key = KEYS[1]
@@ -14,7 +15,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if abs <= now then
   redis.call('DEL', key)
-  return {0}
+  return {-6}
 end
 local want = math.min(now + idle, abs)
 if want - exp <= math.min(tonumber(ARGV[1]), math.floor(idle / 10)) then return {1, exp} end

@@ -68,7 +68,8 @@ func (s *Store) NeedsRefresh(r *Record, now time.Time) bool {
 // Load reads the session with the given ID: exactly one round trip of one read-only command,
 // HGETALL, and no write; none at all when the client-side cache holds the session (see
 // Options.ClientSideCache). It returns ErrNotFound for a session that does not exist or whose recorded
-// end or absolute deadline has passed, and ErrInvalidID, without a round trip, for a malformed ID.
+// end or absolute deadline has passed (ErrDeadlinePassed, which wraps it, for the latter), and
+// ErrInvalidID, without a round trip, for a malformed ID.
 func (s *Store) Load(ctx context.Context, id string) (*Record, error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidID
@@ -93,7 +94,11 @@ func (s *Store) Load(ctx context.Context, id string) (*Record, error) {
 	// Redis removes the key when its TTL ends; this check covers a reply served from a client-side
 	// cache, or one read in the instant before expiry.
 	now := time.Now()
-	if !now.Before(r.Meta.Expires) || !now.Before(r.Meta.AbsoluteDeadline) {
+	if !now.Before(r.Meta.AbsoluteDeadline) {
+		s.forget(key)
+		return nil, ErrDeadlinePassed
+	}
+	if !now.Before(r.Meta.Expires) {
 		s.forget(key)
 		return nil, ErrNotFound
 	}
@@ -102,7 +107,8 @@ func (s *Store) Load(ctx context.Context, id string) (*Record, error) {
 
 // Refresh slides the TTL of the session with the given ID to min(now + its idle timeout, its absolute
 // deadline) by Redis' clock, unless another request did so within the refresh granularity. It returns
-// the new end, or ErrNotFound when the session is gone; it never recreates a session.
+// the new end, or ErrNotFound when the session is gone (ErrDeadlinePassed when it found the session
+// past its absolute deadline and deleted it); it never recreates a session.
 func (s *Store) Refresh(ctx context.Context, id string) (time.Time, error) {
 	if !ValidID(id) {
 		return time.Time{}, ErrInvalidID
@@ -148,6 +154,8 @@ func (r reply) statusErr() error {
 		return nil
 	case 0:
 		return ErrNotFound
+	case -6:
+		return ErrDeadlinePassed
 	case -1:
 		return fmt.Errorf("%w: too many fields", ErrTooLarge)
 	case -2:

@@ -248,6 +248,49 @@ func TestAbsoluteTimeoutEndsASessionInContinuousUse(t *testing.T) {
 	}
 }
 
+// A session seen past its absolute deadline is reported as ErrDeadlinePassed, which is also
+// ErrNotFound, by each operation that can see it; one that is simply gone is ErrNotFound alone.
+// Redis normally removes the key at the deadline itself (its TTL never passes it); here each key is
+// kept alive past it, as a client-side cache or a read in the instant before expiry would see it.
+func TestDeadlinePassedIsTellableFromNotFound(t *testing.T) {
+	e := newEnv(t, store.Options{SkipChecks: true, IdleTimeout: time.Hour}, redistest.Options{})
+	ctx := ctxT(t)
+	const life = 300 * time.Millisecond
+	ids := map[string]string{}
+	for _, op := range []string{"load", "commit", "refresh", "cas"} {
+		ids[op] = e.create(t, store.NewSession{AbsoluteTimeout: life, Fields: map[string]string{"a": "1"}})
+		if err := e.rdb.PExpire(ctx, "session:"+store.Handle(ids[op]), time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(life + 100*time.Millisecond)
+	ops := map[string]func(id string) error{
+		"load": func(id string) error { _, err := e.store.Load(ctx, id); return err },
+		"commit": func(id string) error {
+			_, err := e.store.Commit(ctx, id, store.Changes{Set: map[string]string{"a": "2"}})
+			return err
+		},
+		"refresh": func(id string) error { _, err := e.store.Refresh(ctx, id); return err },
+		"cas":     func(id string) error { _, err := e.store.CompareAndSet(ctx, id, "a", ptr("1"), ptr("2")); return err },
+	}
+	for op, run := range ops {
+		err := run(ids[op])
+		if !errors.Is(err, store.ErrDeadlinePassed) || !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s past the deadline = %v, want ErrDeadlinePassed and ErrNotFound", op, err)
+		}
+		if op != "load" && e.rdb.Exists(ctx, "session:"+store.Handle(ids[op])).Val() != 0 {
+			t.Errorf("%s found the session past its deadline and left its key", op)
+		}
+		// Gone now (or, for load, destroyed): plain ErrNotFound.
+		if err := e.store.Destroy(ctx, ids[op]); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(ids[op]); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDeadlinePassed) {
+			t.Errorf("%s of a gone session = %v, want ErrNotFound alone", op, err)
+		}
+	}
+}
+
 func TestReadsRefreshTheTTLOnlyOccasionally(t *testing.T) {
 	e := newEnv(t, store.Options{SkipChecks: true, IdleTimeout: time.Hour}, redistest.Options{})
 	ctx := ctxT(t)

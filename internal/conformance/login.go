@@ -204,5 +204,14 @@ func (s *suite) testStaleCookie(t *testing.T) {
 		if v := tab.session(); v.Authenticated || string(v.Fields["k"]) != `"v"` {
 			t.Errorf("%s cookie: after the write %+v; want an anonymous session holding k", name, v)
 		}
+
+		// Logging out with a dead or malformed cookie clears it all the same.
+		gone := h.client("conformance stale logout")
+		gone.setCookie(stale)
+		r = gone.postToken("/api/logout", nil, "")
+		wantJSON(t, r, http.StatusOK, nil)
+		if !cleared(sessionSetCookie(r.Header)) || gone.cookie() != "" {
+			t.Errorf("%s cookie: %v; want the dead cookie cleared", name, r)
+		}
 	}
 }
