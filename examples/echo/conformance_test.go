@@ -8,3 +8,8 @@ import (
 
 // TestConformance drives the whole contract of CONFORMANCE.md against this example, in process.
 func TestConformance(t *testing.T) { conformance.Run(t, conformance.InProcess(run)) }
+
+// TestConformanceWithClientCache drives the same contract with SESSION_CLIENT_CACHE=true.
+func TestConformanceWithClientCache(t *testing.T) {
+	conformance.RunClientCache(t, conformance.InProcess(run))
+}

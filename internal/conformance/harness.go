@@ -23,6 +23,7 @@ const redisTimeout = 10 * time.Second
 type suite struct {
 	starter Starter
 	redis   *redistest.Server
+	env     map[string]string // variables every app of the suite gets, before a test's own
 }
 
 // harness is one app on its own key prefix of a Redis the test can inspect.
@@ -40,7 +41,12 @@ type harness struct {
 // port; env adds or overrides variables. At the end of the test it checks the key invariants.
 func (s *suite) start(t *testing.T, env map[string]string) *harness {
 	t.Helper()
-	return startOn(t, s.starter, s.redis, env)
+	all := maps.Clone(s.env)
+	if all == nil {
+		all = map[string]string{}
+	}
+	maps.Copy(all, env)
+	return startOn(t, s.starter, s.redis, all)
 }
 
 // startOn is start on a Redis of the test's choosing.

@@ -11,8 +11,16 @@ import (
 // and revocation, the three logouts, the HTML page, Redis outages, the absence of background
 // traffic, and the start-up refusals (see Startup). It starts its redis-servers with redistest, so
 // it skips where none is installed, unless redistest.Required.
-func Run(t *testing.T, st Starter) {
-	s := &suite{starter: st, redis: redistest.Start(t, redistest.Options{})}
+func Run(t *testing.T, st Starter) { runSuite(t, st, nil) }
+
+// RunClientCache is Run with SESSION_CLIENT_CACHE=true for every app the suite starts: the whole
+// contract holds when session reads may come from go-redis' client-side cache.
+func RunClientCache(t *testing.T, st Starter) {
+	runSuite(t, st, map[string]string{"SESSION_CLIENT_CACHE": "true"})
+}
+
+func runSuite(t *testing.T, st Starter, env map[string]string) {
+	s := &suite{starter: st, redis: redistest.Start(t, redistest.Options{}), env: env}
 	tests := []struct {
 		name string
 		f    func(*testing.T)

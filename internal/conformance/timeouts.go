@@ -17,11 +17,12 @@ func (s *suite) testDefaultTimeouts(t *testing.T) {
 
 // testIdleTimeout: use slides the idle timeout; a session left alone longer than it is gone.
 func (s *suite) testIdleTimeout(t *testing.T) {
-	h := s.start(t, map[string]string{"SESSION_IDLE_TIMEOUT": "3s", "SESSION_ABSOLUTE_TIMEOUT": "1h"})
+	// 4s of idle time against reads every second: 3s of slack for a loaded machine.
+	h := s.start(t, map[string]string{"SESSION_IDLE_TIMEOUT": "4s", "SESSION_ABSOLUTE_TIMEOUT": "1h"})
 	c := h.client("conformance idle")
 	id := c.login("alice")
-	if d := h.pttl(h.sessionKey(id)); d <= 0 || d > 3*time.Second {
-		t.Errorf("PTTL %v; want at most the 3s idle timeout", d)
+	if d := h.pttl(h.sessionKey(id)); d <= 0 || d > 4*time.Second {
+		t.Errorf("PTTL %v; want at most the 4s idle timeout", d)
 	}
 	// Reads every second for longer than the idle timeout keep the session alive.
 	for range 5 {
@@ -30,7 +31,7 @@ func (s *suite) testIdleTimeout(t *testing.T) {
 			t.Fatal("a session in use expired within its idle timeout")
 		}
 	}
-	time.Sleep(4500 * time.Millisecond)
+	time.Sleep(6 * time.Second)
 	if c.session().Authenticated {
 		t.Error("a session idle for longer than its idle timeout is still alive")
 	}
