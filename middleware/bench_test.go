@@ -13,7 +13,13 @@ import (
 // the cookie of a live session with a few fields.
 func benchSession(b *testing.B, h http.HandlerFunc, method, target string) (http.Handler, *http.Request) {
 	b.Helper()
-	e := newEnv(b, config{redis: redistest.Options{}})
+	return benchSessionWith(b, config{redis: redistest.Options{}}, h, method, target)
+}
+
+// benchSessionWith is benchSession on an environment configured by cfg.
+func benchSessionWith(b *testing.B, cfg config, h http.HandlerFunc, method, target string) (http.Handler, *http.Request) {
+	b.Helper()
+	e := newEnv(b, cfg)
 	handler := e.m.Handler(h)
 	setup := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := middleware.Get(r)

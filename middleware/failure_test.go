@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,6 +130,12 @@ func TestTooLargeMapsTo413(t *testing.T) {
 }
 
 // ErrorStatus maps every error the session machinery returns to its HTTP status.
+// redisError is an error reply from Redis, as go-redis reports one.
+type redisError string
+
+func (e redisError) Error() string { return string(e) }
+func (redisError) RedisError()     {}
+
 func TestErrorStatus(t *testing.T) {
 	for err, want := range map[error]int{
 		store.ErrTooLarge:              http.StatusRequestEntityTooLarge,
@@ -140,6 +149,15 @@ func TestErrorStatus(t *testing.T) {
 		middleware.ErrCommit:           http.StatusInternalServerError,
 		middleware.ErrHeadersSent:      http.StatusInternalServerError,
 		errors.New("anything else"):    http.StatusInternalServerError,
+		// A commit that failed because Redis was out of reach, or between masters, may succeed on a
+		// retry: 503, like a failed load. Redis refusing the write itself stays a 500.
+		fmt.Errorf("%w: %w", middleware.ErrCommit, &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}):                   http.StatusServiceUnavailable,
+		fmt.Errorf("%w: %w", middleware.ErrCommit, io.EOF):                                                                http.StatusServiceUnavailable,
+		fmt.Errorf("%w: %w", middleware.ErrCommit, context.DeadlineExceeded):                                              http.StatusServiceUnavailable,
+		fmt.Errorf("%w: %w", middleware.ErrCommit, redisError("READONLY You can't write against a read only replica.")):   http.StatusServiceUnavailable,
+		fmt.Errorf("%w: %w", middleware.ErrCommit, redisError("LOADING Redis is loading the dataset in memory")):          http.StatusServiceUnavailable,
+		fmt.Errorf("%w: %w", middleware.ErrCommit, redisError("CLUSTERDOWN The cluster is down")):                         http.StatusServiceUnavailable,
+		fmt.Errorf("%w: %w", middleware.ErrCommit, redisError("OOM command not allowed when used memory > 'maxmemory'.")): http.StatusInternalServerError,
 	} {
 		if got := middleware.ErrorStatus(fmt.Errorf("context: %w", err)); got != want {
 			t.Errorf("ErrorStatus(%v) = %d, want %d", err, got, want)

@@ -3,7 +3,6 @@ package reliability
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,8 +69,8 @@ func failoverOptions(master string, sentinels []string) *redis.FailoverOptions {
 // app is one instance of the test app: a store on rdb, the session middleware, a few routes, and an
 // httptest server in front.
 type app struct {
-	srv   *httptest.Server
-	store *store.Store
+	srv     *httptest.Server
+	store   *store.Store
 	mu      sync.Mutex
 	lastErr string // the last error the error handler or a route answered
 }
@@ -92,7 +91,7 @@ func newApp(t *testing.T, rdb redis.UniversalClient, so store.Options) *app {
 		IdleTimeout:     so.IdleTimeout,
 		AbsoluteTimeout: so.AbsoluteTimeout,
 		Cookie:          cookie.Options{Insecure: true},
-		Logger: slog.New(slog.DiscardHandler),
+		Logger:          slog.New(slog.DiscardHandler),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			code := middleware.ErrorStatus(err)
 			a.mu.Lock()
@@ -238,12 +237,12 @@ type user struct {
 
 // result is one response as a user saw it.
 type result struct {
-	status   int
-	me       me
-	took     time.Duration
+	status    int
+	me        me
+	took      time.Duration
 	setCookie *http.Cookie // the session cookie the response set, if any
 	byHandler bool         // the error handler (or fail) answered
-	err      error         // transport error: no response at all
+	err       error        // transport error: no response at all
 }
 
 // do sends one request as u and returns what came back; it updates nothing.
@@ -473,10 +472,4 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return true
-}
-
-// isTimeout reports whether err is a timeout.
-func isTimeout(err error) bool {
-	var ne interface{ Timeout() bool }
-	return errors.As(err, &ne) && ne.Timeout()
 }
