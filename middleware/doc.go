@@ -35,4 +35,11 @@
 //
 // Login and SetLevel move the session to a new ID (the old one is dead at once), LogoutAll and
 // LogoutOthers end a user's sessions everywhere, Sessions lists them and Revoke ends one by handle.
+//
+// # Telemetry
+//
+// With Options.MeterProvider and Options.TracerProvider set, the Manager counts sessions created,
+// loaded, rotated, destroyed and seen past their absolute deadline, commit conflicts and errors,
+// times loads and commits, and traces each load, commit, refresh and rotation with OpenTelemetry;
+// docs/operations.md lists the instruments. Without them nothing is recorded, at no cost.
 package middleware

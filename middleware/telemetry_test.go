@@ -15,7 +15,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -78,16 +77,6 @@ func (s *otelSink) collect() map[string]metricdata.Metrics {
 	return out
 }
 
-// has reports whether set holds every one of kv.
-func has(set attribute.Set, kv []attribute.KeyValue) bool {
-	for _, want := range kv {
-		if got, ok := set.Value(want.Key); !ok || got != want.Value {
-			return false
-		}
-	}
-	return true
-}
-
 // tally is what the sink holds at one moment: each counter's total, the number of measurements in
 // each histogram, and some totals by attribute.
 type tally struct {
@@ -120,7 +109,7 @@ func (s *otelSink) tally() tally {
 			n += p.Value
 			var parts []string
 			for _, kv := range p.Attributes.ToSlice() {
-				parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+				parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 			}
 			if len(parts) > 0 {
 				t.by[name+" "+strings.Join(parts, " ")] += p.Value
@@ -145,7 +134,7 @@ func (s *otelSink) tally() tally {
 			n += p.Count
 			var parts []string
 			for _, kv := range p.Attributes.ToSlice() {
-				parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+				parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 			}
 			if len(parts) > 0 {
 				t.by[name+" "+strings.Join(parts, " ")] += int64(p.Count)
@@ -247,7 +236,7 @@ func (s *otelSink) expectSpans(step string, want ...string) []sdktrace.ReadOnlyS
 func attr(sp sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range sp.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -278,25 +267,43 @@ func (s *otelSink) everything() string {
 	return b.String()
 }
 
-// telemetryApp is app with one more route: POST /race loads the session, destroys it behind the
-// request's back (as a logout in another tab would), then writes to it.
+// telemetryApp is app with two more routes that load the session, destroy it behind the request's
+// back (as a logout in another tab would), then write to it: POST /race with Set, POST /race-update
+// with Update.
 func telemetryApp(e *env) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", app())
-	mux.HandleFunc("POST /race", func(w http.ResponseWriter, r *http.Request) {
-		s := middleware.Get(r)
-		_ = s.GetString("a")
+	// loadThenDestroy loads r's session, then destroys it in Redis; false when it answered w.
+	loadThenDestroy := func(w http.ResponseWriter, r *http.Request) bool {
+		_ = middleware.Get(r).GetString("a")
 		c, err := r.Cookie("session")
 		if err != nil {
 			http.Error(w, "no cookie", http.StatusBadRequest)
-			return
+			return false
 		}
 		if err := e.store.Destroy(r.Context(), c.Value); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return false
+		}
+		return true
+	}
+	mux.HandleFunc("POST /race", func(w http.ResponseWriter, r *http.Request) {
+		if !loadThenDestroy(w, r) {
 			return
 		}
-		if err := s.Set("a", "after the race"); err != nil {
+		if err := middleware.Get(r).Set("a", "after the race"); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("POST /race-update", func(w http.ResponseWriter, r *http.Request) {
+		if !loadThenDestroy(w, r) {
+			return
+		}
+		_, err := middleware.Update(middleware.Get(r), "n", func(n int, _ bool) (int, error) { return n + 1, nil })
+		if err != nil {
+			http.Error(w, err.Error(), middleware.ErrorStatus(err))
 			return
 		}
 		fmt.Fprint(w, "ok")
@@ -393,6 +400,16 @@ func TestTelemetryFollowsASessionsLife(t *testing.T) {
 	if got := b.get("/get" + q("key", "a")).body; got != "after the race" {
 		t.Errorf("after the conflict: %q", got)
 	}
+	remember()
+
+	// The same race against Update's compare-and-set: the update fails, as the session is gone.
+	if r := b.post("/race-update"); r.status == http.StatusOK {
+		t.Errorf("update of a destroyed session: %d %q", r.status, r.body)
+	}
+	want.loaded, want.loads, want.conflicts = 6, 6, 2
+	want.by["redisession.commit.conflicts redisession.operation=update"] = 1
+	sink.expect("update conflict", want)
+	sink.expectSpans("update conflict", "redisession.load", "redisession.load")
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -428,7 +445,7 @@ func TestTelemetryFollowsASessionsLife(t *testing.T) {
 // already removed at its deadline is not (it cannot be told from an unknown ID), nor is it a conflict.
 func TestTelemetryCountsSessionsPastTheirAbsoluteDeadline(t *testing.T) {
 	sink := newOtelSink(t)
-	const life = 600 * time.Millisecond
+	const life = time.Second
 	e := newEnv(t, sink.config(middleware.Options{AbsoluteTimeout: life, IdleTimeout: time.Hour}))
 	srv := e.serve(app())
 	reader, writer, vanished := newBrowser(t, srv), newBrowser(t, srv), newBrowser(t, srv)
@@ -437,12 +454,14 @@ func TestTelemetryCountsSessionsPastTheirAbsoluteDeadline(t *testing.T) {
 	}
 	// Keep two keys past the deadline, as a client-side cache or a read in the instant before Redis
 	// expires the key would see them.
+	var deadline time.Time
 	for _, b := range []*browser{reader, writer} {
-		if err := e.admin.PExpire(ctxT(t), sessionKey(b.cookie()), time.Minute).Err(); err != nil {
-			t.Fatal(err)
+		deadline = e.mustLoad(b.cookie()).Meta.AbsoluteDeadline
+		if ok, err := e.admin.PExpire(ctxT(t), sessionKey(b.cookie()), time.Minute).Result(); err != nil || !ok {
+			t.Fatalf("PEXPIRE: %v, %v", ok, err)
 		}
 	}
-	time.Sleep(life + 200*time.Millisecond)
+	time.Sleep(time.Until(deadline) + 200*time.Millisecond)
 	sink.newSpans()
 	want := tally{totals: totals{created: 3, commits: 3}, by: map[string]int64{"redisession.commit.duration redisession.operation=commit": 3}}
 	sink.expect("setup", want)

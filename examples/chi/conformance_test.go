@@ -13,3 +13,10 @@ func TestConformance(t *testing.T) { conformance.Run(t, conformance.InProcess(ru
 func TestConformanceWithClientCache(t *testing.T) {
 	conformance.RunClientCache(t, conformance.InProcess(run))
 }
+
+// TestConformanceOnCluster drives the same contract against a Redis Cluster of 3 masters with 1
+// replica each (REDIS_CLUSTER=true). Without redis-server and redis-cli on PATH it skips, unless
+// redistest.Required (CI), where it fails.
+func TestConformanceOnCluster(t *testing.T) {
+	conformance.RunCluster(t, conformance.InProcess(run))
+}

@@ -51,8 +51,7 @@ func Browser(t *testing.T, st Starter, opts BrowserOptions) {
 		}
 		t.Skip("chromium not found on PATH (apt-get install -y chromium)")
 	}
-	srv := redistest.Start(t, redistest.Options{})
-	h := startOn(t, st, srv, nil)
+	h := startOn(t, st, single.start(t, redistest.Options{}), nil)
 	other := h.client(secondDeviceAgent)
 	other.login("alice")
 

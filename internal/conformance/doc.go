@@ -11,8 +11,12 @@
 // and starts it as a process, for exit codes and the real main. Browser drives the HTML page in
 // headless Chromium.
 //
+// RunClientCache runs the same suite with SESSION_CLIENT_CACHE=true, and RunCluster runs it against a
+// Redis Cluster of 3 masters with 1 replica each (REDIS_CLUSTER=true), inspecting the keys through a
+// cluster client that scans every master.
+//
 // Every subtest starts its own app with its own SESSION_PREFIX, so subtests run in parallel on one
-// redis-server and each inspects only its own keys. When a subtest ends, its harness checks two
+// redis-server (or one cluster) and each inspects only its own keys. When a subtest ends, its harness checks two
 // invariants over every key under its prefix: each has a TTL, and none holds or names a session ID
 // that any response carried in a cookie.
 package conformance

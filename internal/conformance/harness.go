@@ -6,31 +6,37 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/redisession/redisession/internal/redistest"
 )
 
 // redisTimeout bounds one inspection of Redis.
 const redisTimeout = 10 * time.Second
 
-// suite is what the subtests of one Run share: the way to start the app and one redis-server.
+// suite is what the subtests of one Run share: the way to start the app and one Redis, a single
+// server or a cluster.
 type suite struct {
 	starter Starter
-	redis   *redistest.Server
+	redis   target
 	env     map[string]string // variables every app of the suite gets, before a test's own
 }
 
+// topology returns the kind of Redis the suite runs on; subtests that need a Redis of their own
+// start one of the same kind.
+func (s *suite) topology() topology { return s.redis.topology() }
+
 // harness is one app on its own key prefix of a Redis the test can inspect.
 type harness struct {
-	t      *testing.T
-	app    *Instance
-	rdb    *redis.Client
+	t   *testing.T
+	app *Instance
+	// rdb inspects the app's Redis: a *redis.Client for one server, a *redis.ClusterClient for a
+	// cluster, which routes every single-key command to the master of its slot.
+	rdb    redis.UniversalClient
 	prefix string
 
 	mu      sync.Mutex
@@ -49,16 +55,15 @@ func (s *suite) start(t *testing.T, env map[string]string) *harness {
 	return startOn(t, s.starter, s.redis, all)
 }
 
-// startOn is start on a Redis of the test's choosing.
-func startOn(t *testing.T, st Starter, srv *redistest.Server, env map[string]string) *harness {
+// startOn is start on a Redis of the test's choosing, without the suite's variables.
+func startOn(t *testing.T, st Starter, tg target, env map[string]string) *harness {
 	t.Helper()
-	h := &harness{t: t, rdb: srv.Client(t), prefix: randomPrefix(t), cookies: map[string]bool{}}
-	full := map[string]string{
+	h := &harness{t: t, rdb: tg.client(t), prefix: randomPrefix(t), cookies: map[string]bool{}}
+	full := tg.withEnv(map[string]string{
 		"ADDR":           "127.0.0.1:0",
-		"REDIS_URL":      srv.URL(),
 		"COOKIE_SECURE":  "false",
 		"SESSION_PREFIX": h.prefix,
-	}
+	})
 	maps.Copy(full, env)
 	h.app = st.Start(t, full)
 	t.Cleanup(h.checkInvariants)
@@ -94,17 +99,25 @@ func handleOf(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// keys returns every key under the harness' prefix that matches pattern (e.g. "session:*").
+// keys returns every key under the harness' prefix that matches pattern (e.g. "session:*"), sorted:
+// SCAN walks the one server or every master of a cluster, each of which holds only its own slots.
 func (h *harness) keys(pattern string) []string {
 	h.t.Helper()
+	var mu sync.Mutex
 	var out []string
-	iter := h.rdb.Scan(h.ctx(), 0, h.prefix+pattern, 100).Iterator()
-	for iter.Next(h.ctx()) {
-		out = append(out, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
+	err := eachMaster(h.ctx(), h.rdb, func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, h.prefix+pattern, 100).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			out = append(out, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	})
+	if err != nil {
 		h.t.Fatalf("SCAN %s%s: %v", h.prefix, pattern, err)
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"maps"
@@ -26,9 +27,13 @@ type refusal struct {
 // with a message naming it (and never repeating a secret), a Redis whose maxmemory-policy is
 // allkeys-* is refused naming the policy, an unreachable Redis naming its address; valid but unusual
 // settings start, and with REDIS_URL empty the app runs on an embedded Redis and says so.
-func Startup(t *testing.T, st Starter) {
-	srv := redistest.Start(t, redistest.Options{})
-	base := map[string]string{"ADDR": "127.0.0.1:0", "REDIS_URL": srv.URL(), "COOKIE_SECURE": "false"}
+func Startup(t *testing.T, st Starter) { startup(t, st, single.start(t, redistest.Options{})) }
+
+// startup is Startup with every app pointed at base, and the Redis of the policy cases of base's
+// topology: on a cluster the app must find a risky policy on any master.
+func startup(t *testing.T, st Starter, base target) {
+	tp := base.topology()
+	baseEnv := base.withEnv(map[string]string{"ADDR": "127.0.0.1:0", "COOKIE_SECURE": "false"})
 	var short [16]byte
 	_, _ = rand.Read(short[:])
 	shortKey := base64.StdEncoding.EncodeToString(short[:])
@@ -37,10 +42,10 @@ func Startup(t *testing.T, st Starter) {
 		{name: "ADDR port", env: map[string]string{"ADDR": "127.0.0.1:99999"}, want: "ADDR"},
 		{name: "REDIS_URL scheme", env: map[string]string{"REDIS_URL": "http://127.0.0.1:6379"}, want: "REDIS_URL"},
 		{name: "REDIS_URL port", env: map[string]string{"REDIS_URL": "redis://app:hunter2secret@127.0.0.1:port"}, want: "REDIS_URL", secret: "hunter2secret"},
-		{name: "REDIS_URL option", env: map[string]string{"REDIS_URL": srv.URL() + "?no_such_option=1"}, want: "REDIS_URL"},
+		{name: "REDIS_URL option", env: map[string]string{"REDIS_URL": withQuery(t, base.env()["REDIS_URL"], "no_such_option", "1")}, want: "REDIS_URL"},
 		{name: "REDIS_CLUSTER", env: map[string]string{"REDIS_CLUSTER": "maybe"}, want: "REDIS_CLUSTER"},
 		{name: "REDIS_CLUSTER without REDIS_URL", env: map[string]string{"REDIS_URL": "", "REDIS_CLUSTER": "true"}, want: "REDIS_CLUSTER"},
-		{name: "REDIS_SENTINEL_MASTER without REDIS_URL", env: map[string]string{"REDIS_URL": "", "REDIS_SENTINEL_MASTER": "mymaster"}, want: "REDIS_SENTINEL_MASTER"},
+		{name: "REDIS_SENTINEL_MASTER without REDIS_URL", env: map[string]string{"REDIS_URL": "", "REDIS_CLUSTER": "", "REDIS_SENTINEL_MASTER": "mymaster"}, want: "REDIS_SENTINEL_MASTER"},
 		{name: "SESSION_CLIENT_CACHE", env: map[string]string{"SESSION_CLIENT_CACHE": "sometimes"}, want: "SESSION_CLIENT_CACHE"},
 		{name: "SESSION_CLIENT_CACHE on Cluster", env: map[string]string{"SESSION_CLIENT_CACHE": "true", "REDIS_CLUSTER": "true"}, want: "SESSION_CLIENT_CACHE"},
 		{name: "SESSION_PREFIX", env: map[string]string{"SESSION_PREFIX": "app{1}:"}, want: "SESSION_PREFIX"},
@@ -56,7 +61,7 @@ func Startup(t *testing.T, st Starter) {
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := maps.Clone(base)
+			env := maps.Clone(baseEnv)
 			maps.Copy(env, tc.env)
 			checkRefusal(t, st, env, tc.want, tc.secret)
 		})
@@ -68,28 +73,30 @@ func Startup(t *testing.T, st Starter) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		env := maps.Clone(base)
+		env := maps.Clone(baseEnv)
 		env["ADDR"] = ln.Addr().String()
 		checkRefusal(t, st, env, "ADDR", "")
 	})
 	t.Run("allkeys policy", func(t *testing.T) {
 		t.Parallel()
-		evicting := redistest.Start(t, redistest.Options{MaxMemory: "64mb", MaxMemoryPolicy: "allkeys-lru"})
-		env := maps.Clone(base)
-		env["REDIS_URL"] = evicting.URL()
+		evicting := withPolicy(t, tp, "allkeys-lru")
+		env := maps.Clone(baseEnv)
+		maps.Copy(env, evicting.env())
 		checkRefusal(t, st, env, "allkeys-lru", "")
 	})
 	t.Run("unreachable Redis", func(t *testing.T) {
 		t.Parallel()
 		addr := closedAddr(t)
-		env := maps.Clone(base)
+		env := maps.Clone(baseEnv)
 		env["REDIS_URL"] = "redis://" + addr + "/0"
+		if tp == cluster {
+			env["REDIS_URL"] = "redis://" + addr // a cluster has no databases to select
+		}
 		checkRefusal(t, st, env, addr, "")
 	})
 	t.Run("volatile policy starts", func(t *testing.T) {
 		t.Parallel()
-		volatile := redistest.Start(t, redistest.Options{MaxMemory: "64mb", MaxMemoryPolicy: "volatile-lru"})
-		h := startOn(t, st, volatile, nil)
+		h := startOn(t, st, withPolicy(t, tp, "volatile-lru"), nil)
 		if !strings.Contains(h.app.Output(), "volatile-lru") {
 			t.Errorf("no warning naming the volatile-lru policy in the log:\n%s", h.app.Output())
 		}
@@ -103,6 +110,26 @@ func Startup(t *testing.T, st Starter) {
 		t.Parallel()
 		embedded(t, st, map[string]string{"SESSION_CLIENT_CACHE": "true"})
 	})
+}
+
+// withPolicy starts a Redis of topology tp whose maxmemory is 64mb with the given maxmemory-policy:
+// one server configured so from the start, or a cluster where only one master, not the first seed,
+// has it (set with CONFIG SET), so that the app must look at every master to find it.
+func withPolicy(t *testing.T, tp topology, policy string) target {
+	t.Helper()
+	if tp == single {
+		return single.start(t, redistest.Options{MaxMemory: "64mb", MaxMemoryPolicy: policy})
+	}
+	tg := tp.start(t, redistest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	defer cancel()
+	m := tg.oneMaster(t)
+	for _, kv := range [][2]string{{"maxmemory", "64mb"}, {"maxmemory-policy", policy}} {
+		if err := m.Client(t).ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatalf("CONFIG SET %s %s on %s: %v", kv[0], kv[1], m.Addr(), err)
+		}
+	}
+	return tg
 }
 
 // checkRefusal starts the app with env and checks that it refuses, naming want and not secret.

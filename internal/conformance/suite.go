@@ -11,16 +11,33 @@ import (
 // and revocation, the three logouts, the HTML page, Redis outages, the absence of background
 // traffic, and the start-up refusals (see Startup). It starts its redis-servers with redistest, so
 // it skips where none is installed, unless redistest.Required.
-func Run(t *testing.T, st Starter) { runSuite(t, st, nil) }
+func Run(t *testing.T, st Starter) { runSuite(t, st, single, nil) }
 
 // RunClientCache is Run with SESSION_CLIENT_CACHE=true for every app the suite starts: the whole
 // contract holds when session reads may come from go-redis' client-side cache.
 func RunClientCache(t *testing.T, st Starter) {
-	runSuite(t, st, map[string]string{"SESSION_CLIENT_CACHE": "true"})
+	runSuite(t, st, single, map[string]string{"SESSION_CLIENT_CACHE": "true"})
 }
 
-func runSuite(t *testing.T, st Starter, env map[string]string) {
-	s := &suite{starter: st, redis: redistest.Start(t, redistest.Options{}), env: env}
+// RunCluster is Run against a real Redis Cluster of 3 masters with 1 replica each: every app the
+// suite starts gets REDIS_CLUSTER=true and every node of the cluster in REDIS_URL, so it talks to
+// Redis through go-redis' ClusterClient, and the suite inspects the keys there through a
+// ClusterClient of its own, scanning every master. The keys of one test spread over all the slots:
+// a session and its user's index usually sit on different masters.
+//
+// The subtests that need a Redis of their own (the outage, the absence of background traffic, the
+// eviction policies) start a cluster of their own. A few cannot hold on a cluster and skip, saying
+// why: the variant of the background-traffic test with the client-side cache and the start-up cases
+// on the embedded Redis. The client-side cache is refused on a cluster by design, so there the
+// ClientCache subtest checks that the app refuses SESSION_CLIENT_CACHE=true with REDIS_CLUSTER=true,
+// naming both variables.
+//
+// RunCluster needs redis-server and redis-cli: without them it skips, unless redistest.Required,
+// where it fails.
+func RunCluster(t *testing.T, st Starter) { runSuite(t, st, cluster, nil) }
+
+func runSuite(t *testing.T, st Starter, tp topology, env map[string]string) {
+	s := &suite{starter: st, redis: tp.start(t, redistest.Options{}), env: env}
 	tests := []struct {
 		name string
 		f    func(*testing.T)
@@ -61,6 +78,11 @@ func runSuite(t *testing.T, st Starter, env map[string]string) {
 	}
 	t.Run("Startup", func(t *testing.T) {
 		t.Parallel()
-		Startup(t, st)
+		if tp == single {
+			Startup(t, st)
+			return
+		}
+		// The refusals write nothing: they share the suite's cluster rather than start another.
+		startup(t, st, s.redis)
 	})
 }
