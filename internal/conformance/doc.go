@@ -16,7 +16,7 @@
 // cluster client that scans every master.
 //
 // Every subtest starts its own app with its own SESSION_PREFIX, so subtests run in parallel on one
-// redis-server (or one cluster) and each inspects only its own keys. When a subtest ends, its harness checks two
-// invariants over every key under its prefix: each has a TTL, and none holds or names a session ID
-// that any response carried in a cookie.
+// redis-server (or one cluster) and each inspects only its own keys. When a subtest ends, its harness
+// checks two invariants over every key under its prefix: each has a TTL, and none holds or names a
+// session ID that any response carried in a cookie.
 package conformance

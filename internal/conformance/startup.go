@@ -113,14 +113,16 @@ func startup(t *testing.T, st Starter, base target) {
 }
 
 // withPolicy starts a Redis of topology tp whose maxmemory is 64mb with the given maxmemory-policy:
-// one server configured so from the start, or a cluster where only one master, not the first seed,
-// has it (set with CONFIG SET), so that the app must look at every master to find it.
+// one server configured so from the start, or a cluster of 3 masters where only one master, not the
+// first seed, has it (set with CONFIG SET), so that the app must look at every master to find it.
+// The cluster has no replicas: the policy that matters is the masters', and replicas would only make
+// it slower to start.
 func withPolicy(t *testing.T, tp topology, policy string) target {
 	t.Helper()
 	if tp == single {
 		return single.start(t, redistest.Options{MaxMemory: "64mb", MaxMemoryPolicy: policy})
 	}
-	tg := tp.start(t, redistest.Options{})
+	tg := target{cluster: redistest.StartCluster(t, clusterMasters, 0)}
 	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 	defer cancel()
 	m := tg.oneMaster(t)

@@ -25,12 +25,12 @@ func RunClientCache(t *testing.T, st Starter) {
 // ClusterClient of its own, scanning every master. The keys of one test spread over all the slots:
 // a session and its user's index usually sit on different masters.
 //
-// The subtests that need a Redis of their own (the outage, the absence of background traffic, the
-// eviction policies) start a cluster of their own. A few cannot hold on a cluster and skip, saying
-// why: the variant of the background-traffic test with the client-side cache and the start-up cases
-// on the embedded Redis. The client-side cache is refused on a cluster by design, so there the
-// ClientCache subtest checks that the app refuses SESSION_CLIENT_CACHE=true with REDIS_CLUSTER=true,
-// naming both variables.
+// The subtests that need a Redis of their own start a cluster of their own: the outage stops and
+// restarts every node of one, the absence of background traffic is counted over the masters of
+// another, and each eviction-policy case sets its policy on one master of a cluster of 3 masters,
+// where the app must find it. The client-side cache is refused on a cluster by design, so there the ClientCache subtest
+// checks that the app refuses SESSION_CLIENT_CACHE=true with REDIS_CLUSTER=true, naming both
+// variables, and the background-traffic variant with the cache skips, saying why.
 //
 // RunCluster needs redis-server and redis-cli: without them it skips, unless redistest.Required,
 // where it fails.

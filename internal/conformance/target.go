@@ -30,14 +30,6 @@ const (
 	clusterReplicas = 1
 )
 
-// String names the topology in skip messages.
-func (tp topology) String() string {
-	if tp == cluster {
-		return fmt.Sprintf("Redis Cluster (%d masters, %d replica each)", clusterMasters, clusterReplicas)
-	}
-	return "single redis-server"
-}
-
 // start starts a fresh Redis of this topology for one test, every server configured by opts. It
 // skips or fails the test as redistest.Start and redistest.StartCluster do when redis-server (and,
 // for a cluster, redis-cli) is missing.
@@ -90,8 +82,8 @@ func (tg target) client(t testing.TB) redis.UniversalClient {
 	return tg.server.Client(t)
 }
 
-// stop shuts the whole Redis down gracefully: the server, or every node of the cluster (all of them
-// within a moment, well inside the cluster's node timeout, so that no replica is promoted).
+// stop shuts the whole Redis down gracefully: the server, or every node of the cluster, one after the
+// other within a moment, well inside the cluster's node timeout, so that no replica is promoted.
 func (tg target) stop(t testing.TB) {
 	t.Helper()
 	if tg.cluster == nil {
@@ -118,9 +110,9 @@ func (tg target) restart(t testing.TB) {
 	tg.cluster.WaitHealthy(t)
 }
 
-// oneMaster returns a server that holds data: the server itself, or the last master of a cluster (a
-// master that is not the first seed, so that a setting found there was not found by chance on the
-// node an app talks to first).
+// oneMaster returns a server that holds data: the server itself, or a master of a cluster that is not
+// the first seed, so that a setting found there was not found by chance on the node an app talks to
+// first.
 func (tg target) oneMaster(t testing.TB) *redistest.Server {
 	t.Helper()
 	if tg.cluster == nil {
