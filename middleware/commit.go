@@ -69,6 +69,7 @@ func (s *Session) write(ctx context.Context) error {
 func (s *Session) applyCommitted(id string, res store.CommitResult) {
 	s.id = id
 	s.modified = true
+	s.incremented = res.Incremented
 	if s.rec != nil {
 		for k, v := range s.set {
 			s.rec.Fields[k] = v

@@ -87,6 +87,7 @@ func TestRequestsCostOneRoundTripPerStep(t *testing.T) {
 		{"read-only", "GET", "/get?key=a", cost{trips: 1, hgetall: 1}},
 		{"write-only", "POST", "/set?key=b&value=3", cost{trips: 1, evalsha: 1}},
 		{"read then write", "POST", "/pop?key=b", cost{trips: 2, hgetall: 1, evalsha: 1}},
+		{"increment", "POST", "/incr?key=n", cost{trips: 1, evalsha: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

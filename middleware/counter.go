@@ -12,38 +12,53 @@ const maxUpdateAttempts = 32
 
 // Increment adds by to the integer field key (absent counts as 0) atomically in Redis, together with
 // the request's other pending changes, and returns the new value: concurrent increments from other
-// tabs all count.
+// tabs all count. Like a write, it needs no load first: one script call when the cookie names a live
+// session.
 func (s *Session) Increment(key string, by int64) (int64, error) {
 	if err := store.CheckFieldName(key); err != nil {
 		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.ensureLoaded(); err != nil {
-		return 0, err
+	if s.loadErr != nil {
+		return 0, s.loadErr
 	}
 	s.pending()
 	undo := s.keyState(key)
+	folded, isFolded := int64(0), false
 	if v, ok := s.set[key]; ok {
 		// Set earlier in this request: fold the increment into the pending value.
 		n, err := store.Int(v)
 		if err != nil {
 			return 0, err
 		}
-		s.set[key] = fmt.Sprint(n + by)
+		folded, isFolded = n+by, true
+		s.set[key] = fmt.Sprint(folded)
 	} else {
 		delete(s.del, key)
 		s.incr[key] += by
 	}
+	wasLoaded := s.loaded
 	if err := s.commit(s.req.Context()); err != nil {
 		// A failed increment did not happen: it must not fail the commit at the end of the request.
 		undo()
+		if !wasLoaded && unreachable(err) {
+			// This call was the request's first touch of its session and Redis could not be
+			// reached: a failed load, so the response becomes the error handler's, as for a read.
+			s.loaded, s.loadErr = true, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return 0, s.loadErr
+		}
 		return 0, err
 	}
-	if s.rec == nil {
-		return 0, fmt.Errorf("%w: no session after commit", ErrCommit)
+	switch n, ok := s.incremented[key]; {
+	case s.rec != nil:
+		return store.Int(s.rec.Fields[key])
+	case ok:
+		return n, nil
+	case isFolded && s.id != "":
+		return folded, nil
 	}
-	return store.Int(s.rec.Fields[key])
+	return 0, fmt.Errorf("%w: no session after commit", ErrCommit)
 }
 
 // keyState returns a function that puts key's pending change back as it is now. Callers hold s.mu.

@@ -43,18 +43,19 @@ type Session struct {
 	cookieID  string // the well-formed ID the cookie carried, "" if none
 	hadCookie bool   // a cookie of the session's name came, well-formed or not
 
-	mu         sync.Mutex
-	loaded     bool          // a load was attempted
-	loadErr    error         // the store failed on load: the request must fail, the cookie stay
-	id         string        // the live session's ID, "" when there is none
-	rec        *store.Record // the live session as loaded and committed
-	set        map[string]string
-	del        map[string]struct{}
-	incr       map[string]int64
-	created    bool // created or rotated by this request: Set-Cookie
-	modified   bool // fields committed by this request
-	destroyed  bool // destroyed by this request: clearing Set-Cookie
-	headersOut bool // the response headers are written: the cookie can no longer change
+	mu          sync.Mutex
+	loaded      bool             // a load was attempted
+	incremented map[string]int64 // the new values of the last commit's increments
+	loadErr     error            // the store failed on load: the request must fail, the cookie stay
+	id          string           // the live session's ID, "" when there is none
+	rec         *store.Record    // the live session as loaded and committed
+	set         map[string]string
+	del         map[string]struct{}
+	incr        map[string]int64
+	created     bool // created or rotated by this request: Set-Cookie
+	modified    bool // fields committed by this request
+	destroyed   bool // destroyed by this request: clearing Set-Cookie
+	headersOut  bool // the response headers are written: the cookie can no longer change
 }
 
 // ensureLoaded loads the session on first use. Callers hold s.mu.
