@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -600,31 +599,12 @@ func benchTelemetry(b *testing.B) config {
 
 // BenchmarkReadOnlyRequest with the SDK recording: the cost of telemetry when it is on.
 func BenchmarkReadOnlyRequestWithTelemetry(b *testing.B) {
-	h, req := benchSessionWith(b, benchTelemetry(b), func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte(middleware.Get(r).GetString("theme")))
-	}, http.MethodGet, "/")
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			b.Fatalf("%d %s", w.Code, w.Body)
-		}
-	}
+	h, req := benchSessionWith(b, benchTelemetry(b), readTheme, http.MethodGet, "/")
+	serveLoop(b, h, req, http.StatusOK)
 }
 
 // BenchmarkOneFieldWrite with the SDK recording.
 func BenchmarkOneFieldWriteWithTelemetry(b *testing.B) {
-	h, req := benchSessionWith(b, benchTelemetry(b), func(w http.ResponseWriter, r *http.Request) {
-		_ = middleware.Get(r).Set("theme", "light")
-		w.WriteHeader(http.StatusOK)
-	}, http.MethodPost, "/")
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			b.Fatalf("%d %s", w.Code, w.Body)
-		}
-	}
+	h, req := benchSessionWith(b, benchTelemetry(b), writeTheme, http.MethodPost, "/")
+	serveLoop(b, h, req, http.StatusOK)
 }
