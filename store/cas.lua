@@ -5,12 +5,13 @@
 -- ARGV[6]  max application fields; ARGV[7] max application bytes
 -- Returns  {1, expires}; {0} the session is gone; {-6} it was past its absolute deadline (deleted
 --          now); {2, current value or nil} the field changed; {-1} too many fields; {-2} too many
---          bytes; {-5} corrupt.
+--          bytes; {-5} corrupt; {-7} the session was rotated away (nothing written).
 -- Invariant: the field is written only if it still holds what the caller read, and only in a live
 -- session; the TTL is refreshed in the same step.
 local key, f = KEYS[1], ARGV[1]
-local meta = redis.call('HMGET', key, '_abs', '_idle', '_n', '_size')
+local meta = redis.call('HMGET', key, '_abs', '_idle', '_n', '_size', '_rot')
 if not meta[1] then return {0} end
+if meta[5] then return {-7} end
 local abs, idle = tonumber(meta[1]), tonumber(meta[2])
 local count, size = tonumber(meta[3]) or 0, tonumber(meta[4]) or 0
 if not abs or not idle then return {-5} end

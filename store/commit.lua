@@ -5,13 +5,14 @@
 -- then     s name/value pairs, d names, i name/delta pairs (the three sets of names are disjoint)
 -- Returns  {1, expires, new value of each increment...}; {0} the session is gone and nothing was
 --          written; {-6} it was past its absolute deadline, deleted now and nothing written;
---          {-1} too many fields; {-2} too many bytes; {-3, name} not an integer; {-5} corrupt.
+--          {-1} too many fields; {-2} too many bytes; {-3, name} not an integer; {-5} corrupt; {-7} the session was rotated away (nothing written).
 -- Invariant: a destroyed or expired session is never recreated (HMGET finds no metadata, nothing is
 -- written); everything is checked before the first write, so a refused commit writes nothing; the TTL
 -- is min(now + idle, absolute deadline) by Redis' clock.
 local key = KEYS[1]
-local meta = redis.call('HMGET', key, '_abs', '_idle', '_n', '_size')
+local meta = redis.call('HMGET', key, '_abs', '_idle', '_n', '_size', '_rot')
 if not meta[1] then return {0} end
+if meta[5] then return {-7} end
 local abs, idle = tonumber(meta[1]), tonumber(meta[2])
 local count, size = tonumber(meta[3]) or 0, tonumber(meta[4]) or 0
 if not abs or not idle then return {-5} end

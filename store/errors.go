@@ -16,6 +16,12 @@ var (
 	// whose key Redis already removed at its deadline reads as plain ErrNotFound: the store cannot tell
 	// that from an idle timeout or an unknown ID.
 	ErrDeadlinePassed = fmt.Errorf("%w: past its absolute deadline", ErrNotFound)
+	// ErrRotated means the session was rotated to a new ID (a login or privilege change in another
+	// request): its old ID reads as no session and refuses every write, refresh, compare-and-set and
+	// further rotation, so that a straggling tab can neither reach the new session nor replace its
+	// cookie. It does not wrap ErrNotFound: a write carrying a rotated ID must fail (409), never start
+	// a new anonymous session.
+	ErrRotated = errors.New("redisession/store: session was rotated to a new id")
 	// ErrInvalidID means the ID is empty or not 43 base64url characters; nothing was sent to Redis.
 	ErrInvalidID = errors.New("redisession/store: invalid session id")
 	// ErrReservedField means a field name is empty, too long or in the reserved metadata namespace

@@ -22,6 +22,9 @@ const (
 	fieldAgent    = "_ua"
 	fieldAddr     = "_ip"
 	fieldCSRF     = "_csrf"
+	// fieldRotated marks a session rotated away; its value is the successor's handle, so that a
+	// destroy of the old ID also ends the session it was rotated into.
+	fieldRotated = "_rot"
 )
 
 // ReservedPrefix starts every metadata field name; application field names may not start with it.
@@ -61,6 +64,8 @@ type Record struct {
 	Fields map[string]string
 	// raw holds what Redis stores for the encrypted fields.
 	raw map[string]string
+	// successor is the handle of the session this one was rotated into, "" while it is current.
+	successor string
 }
 
 // CheckFieldName returns ErrReservedField for a name the application may not use: empty, longer than
@@ -115,6 +120,8 @@ func parseRecord(handle string, h map[string]string) (*Record, error) {
 			r.Meta.RemoteAddr = v
 		case fieldCSRF:
 			r.Meta.CSRFToken = v
+		case fieldRotated:
+			r.successor = v
 		}
 	}
 	return r, nil

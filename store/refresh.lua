@@ -3,12 +3,13 @@
 -- ARGV[1]  granularity, ms: no write when the recorded end is already within this of the wanted end;
 --          never more than a tenth of the session's own idle timeout (levels have shorter ones)
 -- Returns  {1, expires}; {0} the session is gone; {-6} it was past its absolute deadline (deleted
---          now); {-5} corrupt.
+--          now); {-5} corrupt; {-7} the session was rotated away (nothing written).
 -- Invariant: never recreates a deleted key (it checks existence first, and PEXPIREAT cannot create a
 -- key); the TTL never passes the absolute deadline; a session past its deadline is deleted.
 local key = KEYS[1]
-local meta = redis.call('HMGET', key, '_abs', '_idle', '_exp')
+local meta = redis.call('HMGET', key, '_abs', '_idle', '_exp', '_rot')
 if not meta[1] then return {0} end
+if meta[4] then return {-7} end
 local abs, idle, exp = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
 if not abs or not idle or not exp then return {-5} end
 local t = redis.call('TIME')

@@ -67,7 +67,8 @@ func (s *Store) NeedsRefresh(r *Record, now time.Time) bool {
 
 // Load reads the session with the given ID: exactly one round trip of one read-only command,
 // HGETALL, and no write; none at all when the client-side cache holds the session (see
-// Options.ClientSideCache). It returns ErrNotFound for a session that does not exist or whose recorded
+// Options.ClientSideCache). It returns ErrRotated for a session rotated to a new ID, ErrNotFound for a
+// session that does not exist or whose recorded
 // end or absolute deadline has passed (ErrDeadlinePassed, which wraps it, for the latter), and
 // ErrInvalidID, without a round trip, for a malformed ID.
 func (s *Store) Load(ctx context.Context, id string) (*Record, error) {
@@ -87,6 +88,9 @@ func (s *Store) Load(ctx context.Context, id string) (*Record, error) {
 	r, err := parseRecord(h, m)
 	if err != nil {
 		return nil, err
+	}
+	if r.successor != "" {
+		return nil, ErrRotated
 	}
 	if err := s.openRecord(r); err != nil {
 		return nil, err
@@ -165,6 +169,8 @@ func (r reply) statusErr() error {
 		return fmt.Errorf("%w: %q", ErrNotInteger, truncate(name))
 	case -5:
 		return fmt.Errorf("%w: metadata missing", ErrCorrupt)
+	case -7:
+		return ErrRotated
 	default:
 		return fmt.Errorf("%w: unknown script status %d", ErrCorrupt, r.status())
 	}
