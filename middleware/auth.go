@@ -13,8 +13,13 @@ import (
 
 // Login makes userID the session's user under a new ID (fixation protection): the old ID is dead at
 // once, the session is indexed under the user, the CSRF token is replaced, and the timeouts start
-// afresh at the ordinary level. Fields of an anonymous session (a cart) are carried over; a session
-// of another user is destroyed instead. Login must run before the response headers go out.
+// afresh at the ordinary level. Fields of an anonymous session (a cart) are carried over, with every
+// write another request made before the rotation; a session of another user is ended instead and
+// nothing of it passes. Login is the one rotation that may create a session when there is none (it
+// follows a fresh authentication). It returns ErrRotated, changing nothing, when another request
+// rotated the session first (of concurrent rotations of one session exactly one wins). A request
+// that has not read its session pays two round trips. Login must run before the response headers go
+// out.
 func (s *Session) Login(userID string) error {
 	if userID == "" {
 		return fmt.Errorf("redisession: Login needs a user id")
@@ -26,92 +31,122 @@ func (s *Session) Login(userID string) error {
 
 // SetLevel moves an authenticated session to a privilege level (e.g. LevelElevated after a password
 // re-entry) under a new ID, with the level's timeouts from Options.Levels, the absolute one counted
-// from now but never past the session's own deadline. The empty level is the ordinary one.
+// from now but never past the session's own deadline. The empty level is the ordinary one. It never
+// creates a session: on a session that is gone, logged out or anonymous it returns
+// ErrNotAuthenticated, on one another request rotated first ErrRotated, and changes nothing.
 func (s *Session) SetLevel(level string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.ensureLoaded(); err != nil {
-		return err
-	}
-	if s.rec == nil || s.rec.Meta.UserID == "" {
+	if s.loaded && s.loadErr == nil && s.rec == nil {
+		if s.rotatedAway {
+			return ErrRotated
+		}
 		return ErrNotAuthenticated
 	}
-	return s.rotate(s.rec.Meta.UserID, level, true)
+	uid := ""
+	if s.rec != nil {
+		if uid = s.rec.Meta.UserID; uid == "" {
+			return ErrNotAuthenticated
+		}
+	}
+	return s.rotate(uid, level, true)
 }
 
-// rotate moves the session to a new ID. keep carries the creation time, CSRF token, device and the
-// absolute deadline (as a cap) of the current session. Callers hold s.mu.
-func (s *Session) rotate(uid, level string, keep bool) error {
-	if err := s.ensureLoaded(); err != nil {
-		return err
+// rotate moves the session to a new ID; privilege keeps the session's user, creation time, CSRF
+// token, device and absolute deadline (as a cap). Callers hold s.mu.
+func (s *Session) rotate(uid, level string, privilege bool) error {
+	if s.loadErr != nil {
+		return s.loadErr
 	}
 	ctx, op := s.m.tel.start(s.req.Context(), opRotate)
-	err := s.rotateTo(ctx, uid, level, keep)
+	err := s.rotateTo(ctx, uid, level, privilege)
 	op.end(ctx, err)
 	return err
 }
 
-// rotateTo does the work of rotate once the session is loaded. Callers hold s.mu.
-func (s *Session) rotateTo(ctx context.Context, uid, level string, keep bool) error {
+// rotateTo does the work of rotate. A request that has not read its session rotates the cookie's
+// session directly, the store's first step returning what it holds: no load first. Callers hold
+// s.mu.
+func (s *Session) rotateTo(ctx context.Context, uid, level string, privilege bool) error {
 	if s.headersOut {
 		err := fmt.Errorf("%w: cannot rotate the session ID", ErrHeadersSent)
 		s.m.opts.Logger.ErrorContext(ctx, "redisession: rotation after the response headers were sent", "err", err)
 		return err
 	}
+	if s.rotatedAway {
+		return ErrRotated
+	}
 	ns, err := s.newSession(uid, level)
 	if err != nil {
 		return err
 	}
-	old := s.rec
-	if keep && old != nil {
-		ns.Created, ns.AbsoluteCap = old.Meta.Created, old.Meta.AbsoluteDeadline
-		ns.Meta.CSRFToken, ns.Meta.UserAgent, ns.Meta.RemoteAddr = old.Meta.CSRFToken, old.Meta.UserAgent, old.Meta.RemoteAddr
+	oldID, firstTouch := s.id, !s.loaded
+	if oldID == "" && firstTouch {
+		oldID = s.cookieID
 	}
-	var (
-		id  string
-		rec *store.Record
-	)
-	if old != nil && (old.Meta.UserID == "" || old.Meta.UserID == uid) {
-		id, rec, err = s.m.store.Rotate(ctx, s.id, ns, s.changes())
-		if errors.Is(err, store.ErrNotFound) {
+	if oldID != "" {
+		r, err := s.m.store.RotateSession(ctx, oldID, store.Rotation{Session: ns, Changes: s.changes(), PrivilegeChange: privilege})
+		switch {
+		case err == nil:
+			s.rotated(ctx, r)
+			return nil
+		case errors.Is(err, store.ErrRotated):
 			s.m.tel.gone(ctx, opRotate, err, true)
-			old = nil // destroyed meanwhile: start afresh below
-		}
-	}
-	if old == nil || (old.Meta.UserID != "" && old.Meta.UserID != uid) {
-		if old != nil {
-			// Another user's session: nothing of it may pass to this one.
-			if err := s.m.store.Destroy(ctx, s.id); err != nil {
-				return fmt.Errorf("%w: %w", ErrCommit, err)
-			}
-			s.m.emit(ctx, eventDestroyed, Event{UserID: old.Meta.UserID, Handle: old.Handle})
+			s.id, s.rec, s.loaded, s.rotatedAway = "", nil, true, true
 			s.clearChanges()
-			old = nil
+			return err
+		case errors.Is(err, store.ErrNoUser):
+			return ErrNotAuthenticated
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidID):
+			// Gone (logged out, expired) or never there: only a fresh login may start a session.
+			s.m.tel.gone(ctx, opRotate, err, s.id != "")
+			s.id, s.rec, s.loaded = "", nil, true
+		case firstTouch && unreachable(err):
+			// The request's first touch of its session, and Redis could not be reached: a failed
+			// load, so the response becomes the error handler's, as for a read.
+			s.loaded, s.loadErr = true, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return s.loadErr
+		default:
+			return fmt.Errorf("%w: %w", ErrCommit, err)
 		}
-		ns.Fields = map[string]string{}
-		for k, v := range s.set {
-			ns.Fields[k] = v
-		}
-		for k, by := range s.incr {
-			ns.Fields[k] = fmt.Sprint(by)
-		}
-		id, rec, err = s.m.store.Create(ctx, ns)
 	}
+	if privilege {
+		return ErrNotAuthenticated
+	}
+	ns.Fields = make(map[string]string, len(s.set)+len(s.incr))
+	for k, v := range s.set {
+		ns.Fields[k] = v
+	}
+	for k, by := range s.incr {
+		ns.Fields[k] = fmt.Sprint(by)
+	}
+	id, rec, err := s.m.store.Create(ctx, ns)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCommit, err)
 	}
-	s.id, s.rec, s.created, s.destroyed = id, rec, true, false
+	s.id, s.rec, s.created, s.destroyed, s.loaded = id, rec, true, false, true
 	s.clearChanges()
-	if old != nil {
-		s.m.emit(ctx, eventRotated, Event{UserID: uid, Handle: rec.Handle, OldHandle: old.Handle})
-	} else {
-		s.m.emit(ctx, eventCreated, Event{UserID: uid, Handle: rec.Handle})
-	}
+	s.m.emit(ctx, eventCreated, Event{UserID: uid, Handle: rec.Handle})
 	return nil
 }
 
+// rotated takes over the session a rotation made. Callers hold s.mu.
+func (s *Session) rotated(ctx context.Context, r store.Rotated) {
+	s.id, s.rec, s.created, s.destroyed, s.loaded = r.ID, r.Record, true, false, true
+	s.clearChanges()
+	uid := r.Record.Meta.UserID
+	if r.EndedUser != "" {
+		s.m.emit(ctx, eventDestroyed, Event{UserID: r.EndedUser, Handle: r.OldHandle})
+		s.m.emit(ctx, eventCreated, Event{UserID: uid, Handle: r.Record.Handle})
+		return
+	}
+	s.m.emit(ctx, eventRotated, Event{UserID: uid, Handle: r.Record.Handle, OldHandle: r.OldHandle})
+}
+
 // Logout destroys the session in Redis at once and clears its cookie. Pending changes are dropped.
-// Logging out without a session is not an error.
+// Logging out without a session is not an error. Logging out with the ID of a session another
+// request rotated a moment ago ends the session it was rotated into as well: a logout is never
+// undone by a rotation racing it.
 func (s *Session) Logout() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,14 +154,18 @@ func (s *Session) Logout() error {
 		return err
 	}
 	s.clearChanges()
-	if s.id == "" {
+	id := s.id
+	if id == "" && s.rotatedAway {
+		id = s.cookieID
+	}
+	if id == "" {
 		if s.hadCookie {
 			// The cookie names a session that is gone, or is not a session cookie at all: clear it.
 			s.destroyed = true
 		}
 		return nil
 	}
-	if err := s.m.store.Destroy(s.req.Context(), s.id); err != nil {
+	if err := s.m.store.Destroy(s.req.Context(), id); err != nil {
 		s.m.tel.record(s.req.Context(), opDestroy, err)
 		return fmt.Errorf("%w: %w", ErrCommit, err)
 	}

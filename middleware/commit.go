@@ -53,6 +53,12 @@ func (s *Session) write(ctx context.Context) error {
 		case err == nil:
 			s.applyCommitted(id, res)
 			return nil
+		case errors.Is(err, store.ErrRotated):
+			// Rotated away by another request: refused, never redirected to a new session.
+			s.m.tel.gone(ctx, opCommit, err, s.id != "")
+			s.id, s.rec, s.loaded, s.rotatedAway = "", nil, true, true
+			s.clearChanges()
+			return err
 		case errors.Is(err, store.ErrNotFound):
 			// Gone (logged out in another tab, expired, unknown): never resurrected. The write
 			// starts a new anonymous session instead, as for a visitor without a cookie.
@@ -87,6 +93,12 @@ func (s *Session) applyCommitted(id string, res store.CommitResult) {
 
 // create stores a new anonymous session holding the pending changes. Callers hold s.mu.
 func (s *Session) create(ctx context.Context) error {
+	if s.rotatedAway {
+		// The request carries a rotated-away ID: a new anonymous session would replace the cookie
+		// of the session it was rotated into.
+		s.clearChanges()
+		return store.ErrRotated
+	}
 	if s.headersOut {
 		s.clearChanges()
 		return ErrHeadersSent

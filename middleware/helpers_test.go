@@ -101,6 +101,24 @@ func ctxT(tb testing.TB) context.Context {
 func sessionKey(id string) string { return "session:" + store.Handle(id) }
 
 // exists reports whether the session key of id exists in Redis, whatever its contents.
+// usable reports whether id names a session a request could still use: it exists and was not
+// rotated away (a rotated key lives on for store.RotationGrace, refusing everything).
+func (e *env) usable(id string) bool {
+	e.tb.Helper()
+	if !e.exists(id) {
+		return false
+	}
+	_, err := e.store.Load(ctxT(e.tb), id)
+	if errors.Is(err, store.ErrRotated) || errors.Is(err, store.ErrNotFound) {
+		ttl := e.admin.PTTL(ctxT(e.tb), sessionKey(id)).Val()
+		if ttl > store.RotationGrace {
+			e.tb.Errorf("a rotated-away key lives %v, more than the grace period", ttl)
+		}
+		return false
+	}
+	return true
+}
+
 func (e *env) exists(id string) bool {
 	e.tb.Helper()
 	n, err := e.admin.Exists(ctxT(e.tb), sessionKey(id)).Result()

@@ -174,13 +174,18 @@ var (
 	ErrNotAuthenticated = errors.New("redisession: not authenticated")
 	// ErrCSRF means an unsafe request lacked the session's CSRF token. Default status: 403.
 	ErrCSRF = errors.New("redisession: missing or wrong CSRF token")
+	// ErrRotated means the request carries the ID of a session that another request rotated to a new
+	// ID (a login or level change in another tab) a moment ago: writes, rotations and logouts of it
+	// are refused, and it reads as no session, so that the request can neither reach the new session
+	// nor replace its cookie. It is store.ErrRotated. Default status: 409.
+	ErrRotated = store.ErrRotated
 	// ErrNoSession means Handler did not wrap the request.
 	ErrNoSession = errors.New("redisession: no session in the request context (is the handler wrapped?)")
 )
 
 // ErrorStatus maps an error from the session machinery to an HTTP status: 413 for values or sessions
 // over a limit, 400 for reserved or invalid field names, 403 for CSRF failures, 401 when no user is
-// logged in, 404 for unknown handles, 503 when the store is unavailable, 500 otherwise.
+// logged in, 409 for the ID of a session rotated away, 404 for unknown handles, 503 when the store is unavailable, 500 otherwise.
 func ErrorStatus(err error) int {
 	switch {
 	case errors.Is(err, store.ErrTooLarge):
@@ -191,6 +196,8 @@ func ErrorStatus(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrNotAuthenticated):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrRotated):
+		return http.StatusConflict
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, ErrUnavailable), unreachable(err):

@@ -56,6 +56,7 @@ type Session struct {
 	modified    bool // fields committed by this request
 	destroyed   bool // destroyed by this request: clearing Set-Cookie
 	headersOut  bool // the response headers are written: the cookie can no longer change
+	rotatedAway bool // the cookie's session was rotated to a new ID: reads see none, writes fail
 }
 
 // ensureLoaded loads the session on first use. Callers hold s.mu.
@@ -75,6 +76,11 @@ func (s *Session) ensureLoaded() error {
 	switch {
 	case err == nil:
 		s.id, s.rec = s.cookieID, rec
+	case errors.Is(err, store.ErrRotated):
+		// Another request rotated it (a login or level change in another tab): this request must
+		// neither reach the new session nor replace its cookie, so it sees no session and may not
+		// start one.
+		s.id, s.rotatedAway = "", true
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidID), errors.Is(err, store.ErrCorrupt):
 		// Unknown, expired or unreadable: never adopted; a write makes a new session with a new ID.
 		s.id = ""

@@ -196,8 +196,8 @@ func TestLoginThenWrite(t *testing.T) {
 	if r.setCookie() == nil || id == anon {
 		t.Fatal("Login did not send a new cookie")
 	}
-	if e.exists(anon) {
-		t.Error("the anonymous session's key outlived the login")
+	if e.usable(anon) {
+		t.Error("the anonymous session outlived the login")
 	}
 	rec := e.mustLoad(id)
 	if rec.Meta.UserID != "alice" || rec.Fields["cart"] != `"teapot"` || rec.Fields["greeting"] != `"welcome back"` {
@@ -226,7 +226,7 @@ func TestLoginAsAnotherUserStartsAfresh(t *testing.T) {
 	if rec := e.mustLoad(b.cookie()); rec.Meta.UserID != "bob" || len(rec.Fields) != 0 {
 		t.Errorf("bob's session: user %q, fields %v", rec.Meta.UserID, rec.Fields)
 	}
-	if e.exists(alice) {
+	if e.usable(alice) {
 		t.Error("alice's session survived bob's login in the same browser")
 	}
 }

@@ -6,7 +6,7 @@ import "strings"
 // commands against the caller's ACL too), and nothing else.
 var aclCommands = [...]string{
 	"ping", "hgetall", "hmget", "hget", "hset", "hdel", "hexists", "hstrlen", "hincrby",
-	"del", "exists", "pexpireat", "time", "zadd", "zrem", "zrange", "zremrangebyscore", "zcard",
+	"del", "exists", "pexpire", "pexpireat", "pttl", "time", "zadd", "zrem", "zrange", "zremrangebyscore", "zcard",
 	"evalsha", "eval", "config|get",
 }
 

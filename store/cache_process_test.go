@@ -44,7 +44,7 @@ func TestClientCacheHelperProcess(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			_, err := st.Load(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRotated) {
 				fmt.Printf("helper: gone %d\n", time.Now().UnixNano())
 				break
 			}

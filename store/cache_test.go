@@ -89,6 +89,7 @@ func TestClientCacheServesRepeatedLoadsWithoutARoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settle()
 	before, hits := hgetallCalls(t, admin), cacheStats(t, st).Hits
 	for range 100 {
 		r, err := st.Load(ctx, id)

@@ -3,12 +3,26 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // maxCreateAttempts bounds retries on an ID collision, which with 256-bit IDs means a broken
 // random source rather than bad luck.
 const maxCreateAttempts = 3
+
+// RotationGrace is how long a rotated session's old ID lives on, marked rotated, so that a request
+// still carrying it (a tab that has not yet seen the new cookie) is told so instead of being handed a
+// new anonymous session. It also bounds the time between a rotation's two steps: a successor not
+// created within it is never created.
+const RotationGrace = 10 * time.Second
+
+// tombstoneLife is how long a destroy of a handle whose session does not exist yet blocks its
+// creation: longer than RotationGrace, so that a rotation under way when its user logged out can
+// never complete afterwards, with room for clock differences between Cluster nodes.
+const tombstoneLife = 3 * RotationGrace
 
 // NewSession describes a session to create.
 type NewSession struct {
@@ -40,20 +54,13 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Record, err
 		if err != nil {
 			return "", nil, err
 		}
-		rec, err := s.create(ctx, id, ns)
+		rec, err := s.createIndexed(ctx, id, ns, "", time.Time{})
 		if err == errCollision {
 			lastErr = err
 			continue
 		}
 		if err != nil {
 			return "", nil, err
-		}
-		if ns.Meta.UserID != "" {
-			if err := s.indexAdd(ctx, ns.Meta.UserID, rec.Handle, rec.Meta.AbsoluteDeadline); err != nil {
-				// Without its index entry the session would escape logout-all: take it back.
-				_, _, _ = s.destroyHandle(ctx, rec.Handle, "", false)
-				return "", nil, err
-			}
 		}
 		return id, rec, nil
 	}
@@ -75,8 +82,17 @@ func (s *Store) validateNew(ns NewSession) error {
 	return s.validate(Changes{Set: ns.Fields})
 }
 
-// create runs create.lua for one ID.
-func (s *Store) create(ctx context.Context, id string, ns NewSession) (*Record, error) {
+// createIndexed creates the session id and, for a user's session, its index entry, replacing the
+// member replaces (a rotation's old handle) in the same step. A non-zero notAfter is the moment after
+// which a rotation's successor may no longer be created. Then it destroys what the per-user cap
+// pushed out.
+//
+// On standalone and Sentinel servers the session and its index entry are one script. On Cluster
+// they are in different slots: the index entry goes first, so a failure in between leaves at worst
+// a dangling member (pruned on read), never a session its user's logout-all cannot find.
+func (s *Store) createIndexed(ctx context.Context, id string, ns NewSession, replaces string, notAfter time.Time) (*Record, error) {
+	h := Handle(id)
+	key := s.sessionKey(h)
 	idle, abs := ns.IdleTimeout, ns.AbsoluteTimeout
 	if idle == 0 {
 		idle = s.opts.IdleTimeout
@@ -85,11 +101,10 @@ func (s *Store) create(ctx context.Context, id string, ns NewSession) (*Record, 
 		abs = s.opts.AbsoluteTimeout
 	}
 	meta := ns.Meta.pairs()
-	args := make([]any, 0, 7+len(meta)+2*len(ns.Fields))
-	args = append(args, idle.Milliseconds(), abs.Milliseconds(), ms(ns.AbsoluteCap), ms(ns.Created),
-		s.opts.MaxFields, s.opts.MaxSessionBytes, len(meta)/2)
-	args = append(args, meta...)
-	h := Handle(id)
+	cargs := make([]any, 0, 8+len(meta)+2*len(ns.Fields))
+	cargs = append(cargs, idle.Milliseconds(), abs.Milliseconds(), ms(ns.AbsoluteCap), ms(ns.Created),
+		s.opts.MaxFields, s.opts.MaxSessionBytes, ms(notAfter), len(meta)/2)
+	cargs = append(cargs, meta...)
 	var raw map[string]string
 	for k, v := range ns.Fields {
 		sealed, err := s.seal(h, k, v)
@@ -102,10 +117,43 @@ func (s *Store) create(ctx context.Context, id string, ns NewSession) (*Record, 
 			}
 			raw[k] = sealed
 		}
-		args = append(args, k, sealed)
+		cargs = append(cargs, k, sealed)
 	}
-	defer s.forget(s.sessionKey(h))
-	v, err := s.run(ctx, s.scripts.create, []string{s.sessionKey(h)}, args...).Result()
+	defer s.forget(key)
+	uid := ns.Meta.UserID
+	var (
+		v   any
+		err error
+	)
+	switch {
+	case uid == "":
+		v, err = s.run(ctx, s.scripts.create, []string{key}, cargs...).Result()
+	case s.cluster():
+		// The score is the session's deadline as this process reckons it, with room for clock skew:
+		// an index member may outlive its session a little, never the reverse.
+		score := time.Now().Add(abs + time.Minute)
+		if !ns.AbsoluteCap.IsZero() && ns.AbsoluteCap.Before(score) {
+			score = ns.AbsoluteCap
+		}
+		over, ierr := s.indexAddRaw(ctx, uid, h, score, replaces)
+		if ierr != nil {
+			return nil, ierr
+		}
+		v, err = s.run(ctx, s.scripts.create, []string{key}, cargs...).Result()
+		if err == nil {
+			v = appendOver(v, over)
+		} else {
+			_ = s.rdb.ZRem(ctx, s.userKey(uid), h).Err() // best effort: a dangling member is pruned on read
+		}
+	default:
+		if err := s.pruneForCap(ctx, uid); err != nil {
+			return nil, err
+		}
+		args := make([]any, 0, 5+len(cargs))
+		args = append(args, 4, h, 0, s.opts.MaxSessionsPerUser, replaces)
+		args = append(args, cargs...)
+		v, err = s.run(ctx, s.scripts.createIndexed, []string{s.userKey(uid), key}, args...).Result()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redisession/store: create: %w", err)
 	}
@@ -113,8 +161,11 @@ func (s *Store) create(ctx context.Context, id string, ns NewSession) (*Record, 
 	if err != nil {
 		return nil, err
 	}
-	if rep.status() == -4 {
+	switch rep.status() {
+	case -4:
 		return nil, errCollision
+	case -10:
+		return nil, fmt.Errorf("%w: the session ended while it was being rotated", ErrRotated)
 	}
 	if err := rep.statusErr(); err != nil {
 		return nil, err
@@ -132,27 +183,195 @@ func (s *Store) create(ctx context.Context, id string, ns NewSession) (*Record, 
 	m := ns.Meta
 	m.Expires, m.AbsoluteDeadline, m.Created = time.UnixMilli(t[0]), time.UnixMilli(t[1]), time.UnixMilli(t[2])
 	m.LastSeen, m.IdleTimeout = time.Now(), idle
-	return &Record{Handle: h, Meta: m, Fields: fields, raw: raw}, nil
+	rec := &Record{Handle: h, Meta: m, Fields: fields, raw: raw}
+	if uid != "" && len(rep) > 4 {
+		over, _ := rep[4].([]any)
+		if err := s.evict(ctx, uid, over); err != nil {
+			return rec, err
+		}
+	}
+	return rec, nil
 }
 
-// Rotate replaces the session oldID with a new one under a fresh ID: the old session's current
-// fields (read again, so other tabs' writes are kept) with c applied, and ns's metadata and timeouts;
-// ns.Fields is ignored. The old ID is dead once Rotate returns: there is no forwarding, which would
-// undo the protection against session fixation. It returns ErrNotFound when oldID names no session.
+// appendOver appends index_add's reply to create's, as create_indexed.lua does.
+func appendOver(v any, over []string) any {
+	arr, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	list := make([]any, len(over))
+	for i, h := range over {
+		list[i] = h
+	}
+	return append(arr, list)
+}
+
+// cluster reports whether the client is a Cluster client, whose keys of one script must share a slot.
+func (s *Store) cluster() bool {
+	_, ok := s.rdb.(*redis.ClusterClient)
+	return ok
+}
+
+// Rotation describes a rotation for RotateSession.
+type Rotation struct {
+	// Session describes the new session: its metadata and timeouts. Fields is ignored: the old
+	// session's fields are carried over, with Changes applied.
+	Session NewSession
+	// Changes are the requesting handler's pending changes, applied to the carried fields.
+	Changes Changes
+	// PrivilegeChange makes the rotation a change of level of the session's own user, rather than a
+	// login: the old session must have a user (Session.Meta.UserID's, when that is set, which may be
+	// left empty), and the new one keeps its user, creation time, CSRF token, device and absolute
+	// deadline (as a cap it never passes). It fails with ErrNoUser, creating nothing, otherwise.
+	PrivilegeChange bool
+}
+
+// Rotated is what a rotation did.
+type Rotated struct {
+	// ID is the new session's ID and Record the new session.
+	ID     string
+	Record *Record
+	// Old is the old session as the rotation found it; nil when a login ended another user's session
+	// instead (see EndedUser).
+	Old *Record
+	// OldHandle is the handle of the old ID, dead now.
+	OldHandle string
+	// EndedUser is set when a login found a session of another user: that session was ended, none of
+	// it was carried, and the new session started empty.
+	EndedUser string
+}
+
+// RotateSession moves the session oldID to a fresh ID. The first step is one atomic script on the
+// old key: it checks the session is live (and, for a privilege change, whose it is), marks it rotated,
+// so that every later commit, refresh, compare-and-set or rotation of the old ID fails with
+// ErrRotated, leaves it RotationGrace to live, and returns its fields as of that instant. Then the
+// new session and its index entry, which replaces the old one (one script on standalone and Sentinel
+// servers). So of concurrent rotations of one session exactly one succeeds (the others get
+// ErrRotated), every write acknowledged before it is carried and every write after it refused, and a
+// destroy of the old ID, or of its user's sessions, that lands between the steps ends the new session
+// too or stops it from being created. The old ID never forwards to the new session.
 //
-// The steps touch different keys (different Cluster slots), so they run in an order in which a crash
-// between any two leaves at worst an extra live session that is still indexed, or a dangling index
-// entry, never a session without a TTL: read old, create new, index new, delete old, unindex old.
-func (s *Store) Rotate(ctx context.Context, oldID string, ns NewSession, c Changes) (string, *Record, error) {
-	if err := s.validate(c); err != nil {
-		return "", nil, err
+// It returns ErrNotFound when oldID names no live session (a login then creates a fresh one, a
+// privilege change must not), ErrRotated when it was rotated already, and ErrNoUser when a
+// privilege change finds no user or another one. A failure after the first step leaves the old ID
+// dead and no new session: the user signs in again, and no two live IDs ever come of one session.
+func (s *Store) RotateSession(ctx context.Context, oldID string, r Rotation) (Rotated, error) {
+	if !ValidID(oldID) {
+		return Rotated{}, ErrInvalidID
 	}
-	s.forget(s.sessionKey(Handle(oldID))) // read Redis, not the client-side cache
-	old, err := s.Load(ctx, oldID)
+	if err := s.validate(r.Changes); err != nil {
+		return Rotated{}, err
+	}
+	ns := r.Session
+	if err := s.validateNew(NewSession{Meta: ns.Meta, IdleTimeout: ns.IdleTimeout, AbsoluteTimeout: ns.AbsoluteTimeout}); err != nil {
+		return Rotated{}, err
+	}
+	if !r.PrivilegeChange && ns.Meta.UserID == "" {
+		return Rotated{}, fmt.Errorf("%w: a login needs a user id", ErrInvalidOptions)
+	}
+	newID, err := NewID()
 	if err != nil {
-		return "", nil, err
+		return Rotated{}, err
 	}
-	fields := old.Fields
+	oldHandle := Handle(oldID)
+	oldKey := s.sessionKey(oldHandle)
+	mode := "login"
+	if r.PrivilegeChange {
+		mode = "level"
+	}
+	v, err := s.run(ctx, s.scripts.rotate, []string{oldKey}, Handle(newID), mode, ns.Meta.UserID, RotationGrace.Milliseconds()).Result()
+	s.forget(oldKey)
+	if err != nil {
+		return Rotated{}, fmt.Errorf("redisession/store: rotate: %w", err)
+	}
+	rep, err := parseReply(v)
+	if err != nil {
+		return Rotated{}, err
+	}
+	out := Rotated{ID: newID, OldHandle: oldHandle}
+	switch rep.status() {
+	case -8:
+		return Rotated{}, ErrNoUser
+	case -9:
+		// Another user's session: nothing of it passes to this login, and it leaves its user's index.
+		owner, _ := rep.str(1)
+		out.EndedUser = owner
+		if err := s.rdb.ZRem(ctx, s.userKey(owner), oldHandle).Err(); err != nil {
+			s.log.WarnContext(ctx, "redisession: could not unindex a session ended by another user's login", "err", err)
+		}
+		ns.Fields, ns.Created, ns.AbsoluteCap = nil, time.Time{}, time.Time{}
+		rec, err := s.createIndexed(ctx, newID, ns, "", time.Time{})
+		if err != nil {
+			return Rotated{}, err
+		}
+		out.Record = rec
+		return out, nil
+	}
+	if err := rep.statusErr(); err != nil {
+		return Rotated{}, err
+	}
+	now, err := rep.int(1)
+	if err != nil {
+		return Rotated{}, err
+	}
+	old, err := recordFromPairs(oldHandle, rep[2:])
+	if err != nil {
+		return Rotated{}, err
+	}
+	if err := s.openRecord(old); err != nil {
+		return Rotated{}, err
+	}
+	fields, err := applyChanges(old.Fields, r.Changes)
+	if err != nil {
+		return Rotated{}, err
+	}
+	if r.PrivilegeChange {
+		ns.Meta.UserID = old.Meta.UserID
+		ns.Created, ns.AbsoluteCap = old.Meta.Created, old.Meta.AbsoluteDeadline
+		ns.Meta.CSRFToken, ns.Meta.UserAgent, ns.Meta.RemoteAddr = old.Meta.CSRFToken, old.Meta.UserAgent, old.Meta.RemoteAddr
+	}
+	ns.Fields = fields
+	if len(ns.Fields) > s.opts.MaxFields {
+		return Rotated{}, fmt.Errorf("%w: %d fields, the limit is %d", ErrTooLarge, len(ns.Fields), s.opts.MaxFields)
+	}
+	replaces := ""
+	if old.Meta.UserID != "" {
+		replaces = oldHandle
+	}
+	rec, err := s.createIndexed(ctx, newID, ns, replaces, time.UnixMilli(now).Add(RotationGrace))
+	if err != nil {
+		return Rotated{}, err
+	}
+	out.Record, out.Old = rec, old
+	return out, nil
+}
+
+// Rotate is RotateSession for a login of ns.Meta.UserID with the pending changes c: it returns the new
+// ID and session. A session of another user is ended and the new one starts empty.
+func (s *Store) Rotate(ctx context.Context, oldID string, ns NewSession, c Changes) (string, *Record, error) {
+	r, err := s.RotateSession(ctx, oldID, Rotation{Session: ns, Changes: c})
+	return r.ID, r.Record, err
+}
+
+// recordFromPairs parses a flattened HGETALL reply.
+func recordFromPairs(handle string, pairs []any) (*Record, error) {
+	m := make(map[string]string, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k, ok1 := pairs[i].(string)
+		v, ok2 := pairs[i+1].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("%w: rotate reply", ErrCorrupt)
+		}
+		m[k] = v
+	}
+	return parseRecord(handle, m)
+}
+
+// applyChanges returns fields with c applied; it takes fields over.
+func applyChanges(fields map[string]string, c Changes) (map[string]string, error) {
+	if fields == nil {
+		fields = make(map[string]string, len(c.Set)+len(c.Incr))
+	}
 	for k, v := range c.Set {
 		fields[k] = v
 	}
@@ -162,21 +381,12 @@ func (s *Store) Rotate(ctx context.Context, oldID string, ns NewSession, c Chang
 	for k, by := range c.Incr {
 		var n int64
 		if v, ok := fields[k]; ok {
+			var err error
 			if n, err = Int(v); err != nil {
-				return "", nil, err
+				return nil, err
 			}
 		}
-		fields[k] = fmt.Sprint(n + by)
+		fields[k] = strconv.FormatInt(n+by, 10)
 	}
-	ns.Fields = fields
-	id, rec, err := s.Create(ctx, ns)
-	if err != nil {
-		return "", nil, err
-	}
-	if _, _, err := s.destroyHandle(ctx, old.Handle, "", false); err != nil {
-		// The old ID must not outlive a rotation: fail the rotation and take the new session back.
-		_, _, _ = s.destroyHandle(ctx, rec.Handle, "", false)
-		return "", nil, err
-	}
-	return id, rec, nil
+	return fields, nil
 }

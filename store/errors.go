@@ -22,6 +22,9 @@ var (
 	// cookie. It does not wrap ErrNotFound: a write carrying a rotated ID must fail (409), never start
 	// a new anonymous session.
 	ErrRotated = errors.New("redisession/store: session was rotated to a new id")
+	// ErrNoUser means a privilege change found a session without a user, or of another user than
+	// expected; nothing was changed or created.
+	ErrNoUser = errors.New("redisession/store: session has no user, or another one")
 	// ErrInvalidID means the ID is empty or not 43 base64url characters; nothing was sent to Redis.
 	ErrInvalidID = errors.New("redisession/store: invalid session id")
 	// ErrReservedField means a field name is empty, too long or in the reserved metadata namespace

@@ -25,6 +25,8 @@ const (
 	// fieldRotated marks a session rotated away; its value is the successor's handle, so that a
 	// destroy of the old ID also ends the session it was rotated into.
 	fieldRotated = "_rot"
+	// fieldDead marks a tombstone: a handle destroyed before its session was created (destroy.lua).
+	fieldDead = "_dead"
 )
 
 // ReservedPrefix starts every metadata field name; application field names may not start with it.

@@ -6,7 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Each script touches exactly one key, so every one of them runs unchanged on Redis Cluster.
+// The scripts, one file each.
 var (
 	//go:embed create.lua
 	createLua string
@@ -22,12 +22,24 @@ var (
 	indexAddLua string
 	//go:embed index_list.lua
 	indexListLua string
+	//go:embed rotate.lua
+	rotateLua string
+	//go:embed create_indexed.lua
+	createIndexedLua string
 )
+
+// Each script touches exactly one key, except createIndexed, which only standalone and Sentinel
+// servers run: it is create.lua and index_add.lua wrapped as functions, so that their text exists
+// once.
+func composeCreateIndexed() string {
+	return "local function create(KEYS, ARGV)\n" + createLua + "\nend\n" +
+		"local function index_add(KEYS, ARGV)\n" + indexAddLua + "\nend\n" + createIndexedLua
+}
 
 // scripts holds the compiled scripts of one Store. go-redis sends EVALSHA and falls back to EVAL
 // once when the server has not seen a script (after a restart or failover).
 type scripts struct {
-	create, commit, refresh, cas, destroy, indexAdd, indexList *redis.Script
+	create, commit, refresh, cas, destroy, indexAdd, indexList, rotate, createIndexed *redis.Script
 }
 
 func newScripts() scripts {
@@ -39,5 +51,8 @@ func newScripts() scripts {
 		destroy:   redis.NewScript(destroyLua),
 		indexAdd:  redis.NewScript(indexAddLua),
 		indexList: redis.NewScript(indexListLua),
+		rotate:    redis.NewScript(rotateLua),
+
+		createIndexed: redis.NewScript(composeCreateIndexed()),
 	}
 }

@@ -81,7 +81,7 @@ func (s *Store) Load(ctx context.Context, id string) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisession/store: load: %w", err)
 	}
-	if len(m) == 0 {
+	if _, dead := m[fieldDead]; len(m) == 0 || dead {
 		s.forget(key) // an unknown ID takes no place in the client-side cache
 		return nil, ErrNotFound
 	}

@@ -502,10 +502,11 @@ func TestRotateLeavesTheOldIDDeadAndTheIndexRight(t *testing.T) {
 	if newID == old {
 		t.Fatal("Rotate kept the ID")
 	}
-	if _, err := e.store.Load(ctx, old); !errors.Is(err, store.ErrNotFound) {
+	// The old ID is dead: it reads as rotated (no session) and refuses writes, never forwarding.
+	if _, err := e.store.Load(ctx, old); !errors.Is(err, store.ErrRotated) {
 		t.Fatalf("old ID after rotate: %v", err)
 	}
-	if _, err := e.store.Commit(ctx, old, store.Changes{Set: map[string]string{"a": "1"}}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.store.Commit(ctx, old, store.Changes{Set: map[string]string{"a": "1"}}); !errors.Is(err, store.ErrRotated) {
 		t.Fatalf("commit on old ID after rotate: %v", err)
 	}
 	r := e.load(t, newID)
@@ -520,8 +521,8 @@ func TestRotateLeavesTheOldIDDeadAndTheIndexRight(t *testing.T) {
 	if len(members) != 1 || members[0] != store.Handle(newID) {
 		t.Errorf("index = %v, want only the new handle", members)
 	}
-	if _, _, err := e.store.Rotate(ctx, old, store.NewSession{}, store.Changes{}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Rotate of a dead id = %v", err)
+	if _, _, err := e.store.Rotate(ctx, old, store.NewSession{Meta: store.Meta{UserID: "bob"}}, store.Changes{}); !errors.Is(err, store.ErrRotated) {
+		t.Errorf("Rotate of a rotated id = %v", err)
 	}
 }
 

@@ -21,50 +21,132 @@ var listFields = [...]string{fieldCreated, fieldAbsolute, fieldIdle, fieldExpire
 
 // indexAdd records handle in uid's index and destroys the sessions the per-user cap pushes out.
 func (s *Store) indexAdd(ctx context.Context, uid, handle string, deadline time.Time) error {
-	if s.opts.MaxSessionsPerUser > 0 {
-		// Members whose session idled out still sit in the index until their deadline; drop them
-		// first, so that the cap counts live sessions only and never evicts a live one for them.
-		if _, err := s.List(ctx, uid); err != nil {
-			return err
-		}
+	over, err := s.indexAddRaw(ctx, uid, handle, deadline, "")
+	if err != nil {
+		return err
 	}
-	evicted, err := s.run(ctx, s.scripts.indexAdd, []string{s.userKey(uid)},
-		handle, deadline.UnixMilli(), s.opts.MaxSessionsPerUser).StringSlice()
+	list := make([]any, len(over))
+	for i, h := range over {
+		list[i] = h
+	}
+	return s.evict(ctx, uid, list)
+}
+
+// indexAddRaw runs index_add.lua: handle joins uid's index, replacing the member replaces, and the
+// members over the per-user cap are returned, still indexed.
+func (s *Store) indexAddRaw(ctx context.Context, uid, handle string, deadline time.Time, replaces string) ([]string, error) {
+	if err := s.pruneForCap(ctx, uid); err != nil {
+		return nil, err
+	}
+	over, err := s.run(ctx, s.scripts.indexAdd, []string{s.userKey(uid)},
+		handle, deadline.UnixMilli(), s.opts.MaxSessionsPerUser, replaces).StringSlice()
 	if err != nil && !isNil(err) {
-		return fmt.Errorf("redisession/store: index: %w", err)
+		return nil, fmt.Errorf("redisession/store: index: %w", err)
 	}
-	for _, h := range evicted {
-		// The index entry is already gone; deleting the session is all that is left.
-		if _, _, err := s.destroyHandle(ctx, h, uid, true); err != nil {
+	return over, nil
+}
+
+// pruneForCap drops uid's index members whose session has gone, when a per-user cap is set: members
+// whose session idled out still sit in the index until their deadline, and the cap must count live
+// sessions only, never evicting a live one for them.
+func (s *Store) pruneForCap(ctx context.Context, uid string) error {
+	if s.opts.MaxSessionsPerUser == 0 {
+		return nil
+	}
+	_, err := s.List(ctx, uid)
+	return err
+}
+
+// evict destroys the sessions the per-user cap pushed out, each before its index member goes: a
+// destroy that fails leaves the member, so logout-all still finds the session.
+func (s *Store) evict(ctx context.Context, uid string, over []any) error {
+	for _, v := range over {
+		h, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("%w: index reply", ErrCorrupt)
+		}
+		if _, err := s.destroyIndexed(ctx, uid, h); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// maxSuccessors bounds how far a destroy follows a chain of rotations.
+const maxSuccessors = 8
+
 // destroyHandle deletes one session key (only if it belongs to uid, when owned is set) and then
-// removes it from its owner's index. It reports the owner and whether a session was deleted.
-// Deleting first means a crash in between leaves a dangling index entry, pruned on read.
+// removes it from its owner's index; when the session had been rotated, it ends the session it was
+// rotated into too (or, when that one is not created yet, stops it from ever being created). It
+// reports the owner and whether a session was deleted. Deleting first means a crash in between
+// leaves a dangling index entry, pruned on read.
 func (s *Store) destroyHandle(ctx context.Context, handle, uid string, owned bool) (string, bool, error) {
+	return s.destroyFrom(ctx, handle, uid, owned, true)
+}
+
+// destroyFrom is destroyHandle; tomb says whether a handle without a session gets a tombstone, which
+// only a handle that may be a rotation's successor needs (an index member, a successor, a revoke).
+func (s *Store) destroyFrom(ctx context.Context, handle, uid string, owned, tomb bool) (string, bool, error) {
+	owner, next, ok, err := s.destroyOne(ctx, handle, uid, owned, tomb)
+	if err != nil || !ok {
+		return owner, ok, err
+	}
+	for range maxSuccessors {
+		if next == "" || next == "-" {
+			break
+		}
+		// The successor is the same user's (a level change or a re-login), or a login from an
+		// anonymous session: the same browser either way.
+		if _, next, _, err = s.destroyOne(ctx, next, owner, owner != "", true); err != nil {
+			return owner, true, err
+		}
+	}
+	return owner, true, nil
+}
+
+// destroyOne runs destroy.lua for one handle, then removes it from its owner's index. It returns the
+// owner, the handle the session was rotated into, and whether it deleted a session.
+func (s *Store) destroyOne(ctx context.Context, handle, uid string, owned, tomb bool) (owner, next string, ok bool, err error) {
 	flag := "0"
 	if owned {
 		flag = "1"
 	}
+	life := int64(0)
+	if tomb {
+		life = tombstoneLife.Milliseconds()
+	}
 	key := s.sessionKey(handle)
 	defer s.forget(key)
-	owner, err := s.run(ctx, s.scripts.destroy, []string{key}, flag, uid).Text()
+	res, err := s.run(ctx, s.scripts.destroy, []string{key}, flag, uid, life).StringSlice()
 	if isNil(err) {
-		return "", false, nil
+		return "", "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("redisession/store: destroy: %w", err)
+		return "", "", false, fmt.Errorf("redisession/store: destroy: %w", err)
 	}
+	if len(res) != 2 {
+		return "", "", false, fmt.Errorf("%w: destroy reply", ErrCorrupt)
+	}
+	owner, next = res[0], res[1]
 	if owner != "" {
 		if err := s.rdb.ZRem(ctx, s.userKey(owner), handle).Err(); err != nil {
-			return owner, true, fmt.Errorf("redisession/store: unindex: %w", err)
+			return owner, next, true, fmt.Errorf("redisession/store: unindex: %w", err)
 		}
 	}
-	return owner, true, nil
+	return owner, next, true, nil
+}
+
+// destroyIndexed destroys the session of one of uid's index members and removes the member, also
+// when its session had already gone. It reports whether it deleted a session.
+func (s *Store) destroyIndexed(ctx context.Context, uid, h string) (bool, error) {
+	_, ok, err := s.destroyHandle(ctx, h, uid, true)
+	if err != nil || ok {
+		return ok, err
+	}
+	if err := s.rdb.ZRem(ctx, s.userKey(uid), h).Err(); err != nil {
+		return false, fmt.Errorf("redisession/store: unindex: %w", err)
+	}
+	return false, nil
 }
 
 // Destroy deletes the session with the given ID and removes it from its user's index. Destroying a
@@ -73,7 +155,8 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return ErrInvalidID
 	}
-	_, _, err := s.destroyHandle(ctx, Handle(id), "", false)
+	// An ID from a cookie is never a successor still being created: no tombstone is needed.
+	_, _, err := s.destroyFrom(ctx, Handle(id), "", false, false)
 	return err
 }
 
@@ -128,27 +211,37 @@ func (s *Store) destroyUser(ctx context.Context, uid, keep string) (int, error) 
 }
 
 func (s *Store) destroyUserHandles(ctx context.Context, uid, keep string) ([]string, error) {
-	hs, err := s.members(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
 	var destroyed []string
-	for _, h := range hs {
-		if h == keep {
-			continue
-		}
-		_, ok, err := s.destroyHandle(ctx, h, uid, true)
+	// A rotation that was under way when the first listing was taken has put its new session in the
+	// index by the time its old one is found rotated; listing again until nothing is left ends it too.
+	for range maxSweeps {
+		hs, err := s.members(ctx, uid)
 		if err != nil {
 			return destroyed, err
 		}
-		if ok {
-			destroyed = append(destroyed, h)
-		} else if err := s.rdb.ZRem(ctx, s.userKey(uid), h).Err(); err != nil {
-			return destroyed, fmt.Errorf("redisession/store: unindex: %w", err)
+		left := false
+		for _, h := range hs {
+			if h == keep {
+				continue
+			}
+			left = true
+			ok, err := s.destroyIndexed(ctx, uid, h)
+			if err != nil {
+				return destroyed, err
+			}
+			if ok {
+				destroyed = append(destroyed, h)
+			}
+		}
+		if !left {
+			break
 		}
 	}
 	return destroyed, nil
 }
+
+// maxSweeps bounds the listings of one logout of a user's sessions.
+const maxSweeps = 4
 
 // Revoke destroys the session with the given handle only if it belongs to uid; otherwise, or when
 // there is no such session, it returns ErrNotFound.
