@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 
 FUZZTIME ?= 10s
-FUZZ_TARGETS := ./cookie:FuzzParse ./encrypt:FuzzOpen ./store:FuzzParseReply ./store:FuzzParseRecord ./codec:FuzzDecode
+FUZZ_TARGETS := ./cookie:FuzzParse ./encrypt:FuzzOpen ./store:FuzzParseReply ./store:FuzzParseRecord ./codec:FuzzDecode ./store:FuzzCommit
 
 .PHONY: run test reliability bench lint fuzz
 

@@ -10,7 +10,9 @@ import (
 // maxIncrement bounds one increment so that the script's arithmetic, done in Lua doubles, stays exact.
 const maxIncrement = 1 << 50
 
-// Changes are the fields one request changed. A field appears in at most one of the three.
+// Changes are the fields one request changed. A field appears in at most one of the three. One
+// commit sets and increments at most Options.MaxFields fields together, and deletes at most
+// Options.MaxFields: a session never holds more, so a commit that could succeed never needs more.
 type Changes struct {
 	// Set maps field names to their new encoded values.
 	Set map[string]string
@@ -31,8 +33,17 @@ type CommitResult struct {
 	Incremented map[string]int64
 }
 
-// validate checks names, sizes and disjointness before anything is sent.
+// validate checks the number of changes, names, sizes and disjointness before anything is sent.
 func (s *Store) validate(c Changes) error {
+	// Every field set or incremented exists after the commit, so more of them than MaxFields can never
+	// fit; and only existing fields, at most MaxFields, can be deleted. Refusing here also keeps the
+	// script's arguments bounded by the limits.
+	if n := len(c.Set) + len(c.Incr); n > s.opts.MaxFields {
+		return fmt.Errorf("%w: %d fields set or incremented in one commit, the limit is MaxFields, %d", ErrTooLarge, n, s.opts.MaxFields)
+	}
+	if n := len(c.Delete); n > s.opts.MaxFields {
+		return fmt.Errorf("%w: %d fields deleted in one commit, more than a session holds (MaxFields, %d)", ErrTooLarge, n, s.opts.MaxFields)
+	}
 	seen := make(map[string]struct{}, len(c.Set)+len(c.Delete)+len(c.Incr))
 	mark := func(name string) error {
 		if err := CheckFieldName(name); err != nil {
@@ -74,7 +85,10 @@ func (s *Store) validate(c Changes) error {
 // Commit applies c to the session with the given ID in one round trip, only if the session still
 // exists, and slides its TTL in the same step. It returns ErrNotFound, having written nothing, when the
 // session was destroyed or expired: a write from one tab never brings back a session another tab
-// logged out. Everything is checked before the first write, so any error means nothing was written.
+// logged out. Everything is checked before the first write, so any error means nothing was written:
+// too many changes (see Changes) or a session over its limits is ErrTooLarge, and an increment of a
+// field that holds no integer Redis' HINCRBY accepts (canonical decimal within int64: no sign '+', no
+// leading zero, no "-0", no space), or that would overflow int64, is ErrNotInteger.
 func (s *Store) Commit(ctx context.Context, id string, c Changes) (CommitResult, error) {
 	if !ValidID(id) {
 		return CommitResult{}, ErrInvalidID
