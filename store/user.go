@@ -88,7 +88,7 @@ func (s *Store) destroyHandle(ctx context.Context, handle, uid string, owned boo
 // only a handle that may be a rotation's successor needs (an index member, a successor, a revoke).
 func (s *Store) destroyFrom(ctx context.Context, handle, uid string, owned, tomb bool) (string, bool, error) {
 	owner, next, ok, err := s.destroyOne(ctx, handle, uid, owned, tomb)
-	if err != nil || !ok {
+	if err != nil {
 		return owner, ok, err
 	}
 	for range maxSuccessors {
@@ -98,10 +98,10 @@ func (s *Store) destroyFrom(ctx context.Context, handle, uid string, owned, tomb
 		// The successor is the same user's (a level change or a re-login), or a login from an
 		// anonymous session: the same browser either way.
 		if _, next, _, err = s.destroyOne(ctx, next, owner, owner != "", true); err != nil {
-			return owner, true, err
+			return owner, ok, err
 		}
 	}
-	return owner, true, nil
+	return owner, ok, nil
 }
 
 // destroyOne runs destroy.lua for one handle, then removes it from its owner's index. It returns the
@@ -124,10 +124,13 @@ func (s *Store) destroyOne(ctx context.Context, handle, uid string, owned, tomb 
 	if err != nil {
 		return "", "", false, fmt.Errorf("redisession/store: destroy: %w", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return "", "", false, fmt.Errorf("%w: destroy reply", ErrCorrupt)
 	}
 	owner, next = res[0], res[1]
+	if res[2] != "1" {
+		return owner, next, false, nil // the tombstone of a rotated session: only its successor is left
+	}
 	if owner != "" {
 		if err := s.rdb.ZRem(ctx, s.userKey(owner), handle).Err(); err != nil {
 			return owner, next, true, fmt.Errorf("redisession/store: unindex: %w", err)
