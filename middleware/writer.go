@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 )
 
 // responseWriter commits the session just before the response headers go out: on the first
@@ -37,9 +38,15 @@ func (w *responseWriter) beforeHeaders() {
 }
 
 // sessionHeaders adds Set-Cookie and the caching headers. Callers hold s.mu.
+//
+// A response that touched the session gets Vary: Cookie, and Cache-Control: no-store unless the
+// handler chose its own. A response that carries a session cookie (a new or rotated ID, or a cleared
+// one) gets Cache-Control: no-store whatever the handler chose: a shared cache that kept it would
+// hand one visitor's session ID, or a logout, to everyone it serves.
 func (w *responseWriter) sessionHeaders() error {
 	s, h := w.s, w.Header()
 	touched := s.loaded || s.created || s.destroyed || s.modified
+	cookie := false
 	switch {
 	case s.created && s.rec != nil:
 		c, err := s.m.cookie.Cookie(s.id, s.rec.Meta.AbsoluteDeadline)
@@ -47,13 +54,19 @@ func (w *responseWriter) sessionHeaders() error {
 			return fmt.Errorf("%w: %w", ErrCommit, err)
 		}
 		h.Add("Set-Cookie", c.String())
+		cookie = true
 	case s.destroyed:
 		h.Add("Set-Cookie", s.m.cookie.Clear().String())
 		if s.m.opts.ClearSiteData {
 			h.Set("Clear-Site-Data", `"cookies"`)
 		}
+		cookie = true
 	}
-	if touched {
+	switch {
+	case cookie:
+		h.Add("Vary", "Cookie")
+		noStore(h)
+	case touched:
 		// The response depends on who asked: no shared cache may keep or serve it to another user.
 		h.Add("Vary", "Cookie")
 		if h.Get("Cache-Control") == "" {
@@ -63,14 +76,30 @@ func (w *responseWriter) sessionHeaders() error {
 	return nil
 }
 
+// noStore makes a response storable by no cache: Cache-Control becomes no-store alone, and the fields
+// by which a CDN would ignore Cache-Control (CDN-Cache-Control and its vendor forms, RFC 9213;
+// Surrogate-Control) are removed. Field names are matched in any case, since a handler may have
+// written to the map under a non-canonical key, which net/http sends as it is.
+func noStore(h http.Header) {
+	for name := range h {
+		switch n := strings.ToLower(name); {
+		case n == "cache-control", n == "surrogate-control", strings.HasSuffix(n, "cdn-cache-control"):
+			delete(h, name)
+		}
+	}
+	h.Set("Cache-Control", "no-store")
+}
+
 // fail replaces the response with the error handler's: headers the handler set are dropped so that
-// nothing of a half-built response (or a cookie) leaks.
+// nothing of a half-built response (or a cookie) leaks. The error handler starts from Cache-Control:
+// no-store, which it may replace: the failure is about one visitor's session, not the page.
 func (w *responseWriter) fail(err error) {
 	w.done, w.failed = true, true
 	h := w.ResponseWriter.Header()
 	for k := range h {
 		delete(h, k)
 	}
+	h.Set("Cache-Control", "no-store")
 	w.s.mu.Lock()
 	w.s.headersOut = true
 	w.s.mu.Unlock()
