@@ -23,7 +23,18 @@
 // The commit happens on the response's first WriteHeader, Write, Flush, ReadFrom or Hijack, or when
 // the handler returns having written nothing, so Set-Cookie always makes it into the headers.
 // Fields changed after the headers went out are still committed when the handler returns. A handler
-// that panics commits nothing.
+// that panics commits none of its pending changes: only what went to Redis before the panic stays
+// (Increment's and Update's own field, a Login or SetLevel with the changes pending when it ran).
+//
+// # Rotation
+//
+// Login and SetLevel rotate the session ID in one atomic step on the old key: of concurrent
+// rotations of one session exactly one wins and the others get ErrRotated (409); every write
+// acknowledged before the rotation is carried into the new session and every write after it is
+// refused. A request still carrying the old ID (a tab that has not seen the new cookie) reads no
+// session and its writes answer 409 with no cookie, so it neither reaches nor replaces the new
+// session; its Logout ends the new session too. A logout of any kind that has answered is never
+// undone by a rotation that started before it. SetLevel never creates a session.
 //
 // # Failures
 //

@@ -90,7 +90,10 @@ func (m *Manager) errorHandler(ctx context.Context) func(http.ResponseWriter, *h
 
 // Handler wraps next so that every request carries a Session in its context. Nothing is sent to
 // Redis until the handler touches the session; its changes are committed before the response's
-// headers go out, and Set-Cookie joins them whenever the ID is new, rotated or destroyed.
+// headers go out, and Set-Cookie joins them whenever the ID is new, rotated or destroyed. A handler
+// that panics commits none of its pending changes; only what already went to Redis stays (Increment's
+// and Update's own field, Login and SetLevel with the changes pending when they ran, Logout and the
+// like).
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := &Session{m: m, cookieID: m.cookie.Read(r)}
@@ -110,7 +113,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			}
 		}
 		next.ServeHTTP(rw, r)
-		// Not reached when next panics: a panicking handler commits nothing.
+		// Not reached when next panics: a panicking handler commits no pending changes.
 		rw.finish()
 	})
 }
