@@ -95,12 +95,19 @@ func TestLogoutsRacingAPrivilegeChangeAreNeverUndone(t *testing.T) {
 	e := newEnv(t, store.Options{SkipChecks: true}, redistest.Options{})
 	ctx := ctxT(t)
 	logouts := map[string]func(uid, id string) error{
-		"logout":      func(_, id string) error { return e.store.Destroy(ctx, id) },
-		"logout-all":  func(uid, _ string) error { _, err := e.store.DestroyUser(ctx, uid); return err },
-		"revoke":      func(uid, id string) error { return ignore(e.store.Revoke(ctx, uid, store.Handle(id)), store.ErrNotFound) },
-		"lockout":     func(uid, _ string) error { _, err := e.store.DestroyUserHandles(ctx, uid, ""); return err },
-		"other-tab":   func(uid, _ string) error { _, err := e.store.DestroyOthers(ctx, uid, e.create(t, store.NewSession{})); return err },
-		"operator":    func(_, id string) error { return ignore(ignoreOwner(e.store.DestroyHandle(ctx, store.Handle(id))), store.ErrNotFound) },
+		"logout":     func(_, id string) error { return e.store.Destroy(ctx, id) },
+		"logout-all": func(uid, _ string) error { _, err := e.store.DestroyUser(ctx, uid); return err },
+		"revoke": func(uid, id string) error {
+			return ignore(e.store.Revoke(ctx, uid, store.Handle(id)), store.ErrNotFound)
+		},
+		"lockout": func(uid, _ string) error { _, err := e.store.DestroyUserHandles(ctx, uid, ""); return err },
+		"other-tab": func(uid, _ string) error {
+			_, err := e.store.DestroyOthers(ctx, uid, e.create(t, store.NewSession{}))
+			return err
+		},
+		"operator": func(_, id string) error {
+			return ignore(ignoreOwner(e.store.DestroyHandle(ctx, store.Handle(id))), store.ErrNotFound)
+		},
 		"logout-then": func(_, id string) error { return e.store.Destroy(ctx, id) },
 	}
 	const rounds = 40
