@@ -161,14 +161,14 @@ func (s *Store) Reindex(ctx context.Context, handle string) (owner string, index
 	if !validHandle(handle) {
 		return "", false, ErrInvalidHandle
 	}
-	v, err := s.rdb.HMGet(ctx, s.sessionKey(handle), fieldUser, fieldAbsolute).Result()
+	v, err := s.rdb.HMGet(ctx, s.sessionKey(handle), fieldUser, fieldAbsolute, fieldRotated).Result()
 	if err != nil {
 		return "", false, fmt.Errorf("redisession/store: reindex: %w", err)
 	}
 	uid, _ := v[0].(string)
 	absText, _ := v[1].(string)
-	if uid == "" {
-		return "", false, nil
+	if uid == "" || v[2] != nil {
+		return uid, false, nil // anonymous, or rotated away: its successor is indexed instead
 	}
 	abs, ok := parseMillis(absText)
 	if !ok {

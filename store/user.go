@@ -17,7 +17,7 @@ type Info struct {
 }
 
 // listFields are the metadata fields a device list reads.
-var listFields = [...]string{fieldCreated, fieldAbsolute, fieldIdle, fieldExpires, fieldSeen, fieldUser, fieldLevel, fieldAgent, fieldAddr}
+var listFields = [...]string{fieldCreated, fieldAbsolute, fieldIdle, fieldExpires, fieldSeen, fieldUser, fieldLevel, fieldAgent, fieldAddr, fieldRotated}
 
 // indexAdd records handle in uid's index and destroys the sessions the per-user cap pushes out.
 func (s *Store) indexAdd(ctx context.Context, uid, handle string, deadline time.Time) error {
@@ -288,7 +288,8 @@ func (s *Store) List(ctx context.Context, uid string) ([]Info, error) {
 				m[listFields[j]] = str
 			}
 		}
-		if len(m) == 0 {
+		if _, rotated := m[fieldRotated]; len(m) == 0 || rotated {
+			// Gone, or rotated away (its successor is the device now).
 			dead = append(dead, h)
 			continue
 		}
