@@ -30,11 +30,18 @@ func (s *Session) Login(userID string) error {
 }
 
 // SetLevel moves an authenticated session to a privilege level (e.g. LevelElevated after a password
-// re-entry) under a new ID, with the level's timeouts from Options.Levels, the absolute one counted
-// from now but never past the session's own deadline. The empty level is the ordinary one. It never
-// creates a session: on a session that is gone, logged out or anonymous it returns
-// ErrNotAuthenticated, on one another request rotated first ErrRotated, and changes nothing.
+// re-entry) under a new ID. The level has the timeouts Options.Levels gives it, the absolute one
+// counted from now but never past the session's own deadline; when one passes the level lapses (it
+// steps down to the ordinary level, or ends the session, as the level's OnExpiry says). The session
+// keeps its own idle timeout and absolute deadline whatever its level, so neither stepping down nor
+// elevating again ever extends it. The empty level is the ordinary one; a level Options.Levels does
+// not name is refused with ErrUnknownLevel. SetLevel never creates a session: on a session that is
+// gone, logged out or anonymous it returns ErrNotAuthenticated, on one another request rotated first
+// ErrRotated, and changes nothing.
 func (s *Session) SetLevel(level string) error {
+	if _, ok := s.m.opts.Levels[level]; !ok && level != "" {
+		return fmt.Errorf("%w: %q", ErrUnknownLevel, level)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.loaded && s.loadErr == nil && s.rec == nil {

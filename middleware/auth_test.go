@@ -299,93 +299,187 @@ func TestHooksReportLifecycleByHandle(t *testing.T) {
 	}
 }
 
-// An elevated session gets the level's own timeouts: its TTL is the elevated idle timeout, its
-// deadline the elevated absolute timeout from the elevation; it idles out without use.
-func TestElevatedLevelHasItsOwnTimeouts(t *testing.T) {
+// An elevated level has its own timeouts, recorded in the session beside the session's own: unused
+// for the level's idle timeout, it lapses back to the ordinary level while the session stays, with
+// its fields, under its own timeouts.
+func TestAnElevatedLevelLapsesWhenIdleWhileTheSessionStays(t *testing.T) {
+	const levelIdle = time.Second
 	e := newEnv(t, config{
-		mw:    middleware.Options{Levels: map[string]middleware.Timeouts{middleware.LevelElevated: {Idle: time.Second, Absolute: time.Hour}}},
+		mw:    middleware.Options{Levels: map[string]middleware.Timeouts{middleware.LevelElevated: {Idle: levelIdle, Absolute: time.Hour}}},
 		redis: redistest.Options{},
 	})
 	b := newBrowser(t, e.serve(app()))
 	mustOK(t, "login", b.post("/login"+q("user", "alice")))
+	mustOK(t, "cart", b.post("/set"+q("key", "cart", "value", "teapot")))
 	login := e.mustLoad(b.cookie())
-	if login.Meta.IdleTimeout != 30*time.Minute {
-		t.Errorf("ordinary idle timeout %v", login.Meta.IdleTimeout)
-	}
 	start := time.Now()
 	mustOK(t, "elevate", b.post("/elevate"))
 	id := b.cookie()
 	if id == "" || store.Handle(id) == login.Handle {
 		t.Fatal("elevation did not rotate the ID")
 	}
-	rec := e.load(id)
-	if rec == nil {
-		t.Fatalf("the elevated session is already gone after %v", time.Since(start))
+	rec := e.mustLoad(id)
+	if rec.Meta.Level != middleware.LevelElevated || rec.Meta.LevelIdleTimeout != levelIdle || rec.Meta.IdleTimeout != 30*time.Minute {
+		t.Errorf("elevated session: level %q, level idle %v, session idle %v", rec.Meta.Level, rec.Meta.LevelIdleTimeout, rec.Meta.IdleTimeout)
 	}
-	if rec.Meta.Level != middleware.LevelElevated || rec.Meta.IdleTimeout != time.Second {
-		t.Errorf("elevated session: level %q, idle %v", rec.Meta.Level, rec.Meta.IdleTimeout)
+	if !rec.Meta.AbsoluteDeadline.Equal(login.Meta.AbsoluteDeadline) || !rec.Meta.Created.Equal(login.Meta.Created) {
+		t.Errorf("elevation moved the deadline (%v to %v) or the creation time", login.Meta.AbsoluteDeadline, rec.Meta.AbsoluteDeadline)
 	}
-	if ttl := e.admin.PTTL(ctxT(t), sessionKey(id)).Val(); ttl <= 0 || ttl > time.Second {
-		t.Errorf("elevated TTL %v, want at most 1s", ttl)
+	if until := rec.Meta.LevelExpires; until.Before(start) || until.After(time.Now().Add(levelIdle+100*time.Millisecond)) {
+		t.Errorf("the level lapses at %v, want within %v of the elevation", until, levelIdle)
 	}
-	if rec.Meta.AbsoluteDeadline.After(login.Meta.AbsoluteDeadline) {
-		t.Errorf("elevation extended the deadline from %v to %v", login.Meta.AbsoluteDeadline, rec.Meta.AbsoluteDeadline)
+	// Any request is use, which slides the level's idle timeout: stay away, then look once.
+	time.Sleep(levelIdle / 2)
+	if who := b.get("/whoami").body; who != "alice/elevated" && time.Since(start) < levelIdle {
+		t.Errorf("the level lapsed before its idle timeout: %q", who)
 	}
-	if !rec.Meta.Created.Equal(login.Meta.Created) {
-		t.Errorf("elevation changed the creation time from %v to %v", login.Meta.Created, rec.Meta.Created)
+	time.Sleep(2*levelIdle + time.Second)
+	if who := b.get("/whoami").body; who != "alice/" || b.cookie() != id {
+		t.Errorf("after the level lapsed: %q (same session: %v), want the ordinary level of the same session", who, b.cookie() == id)
 	}
-	if !eventually(10*time.Second, func() bool { return !e.exists(id) }) {
-		t.Fatal("the unused elevated session did not idle out")
+	if got := b.get("/get" + q("key", "cart")).body; got != "teapot" {
+		t.Errorf("the session lost its fields when the level lapsed: %q", got)
 	}
-	if who := mustOK(t, "after idling", b.get("/whoami")).body; who != "/" {
-		t.Errorf("after the elevated idle timeout: %q", who)
+	// A write after the lapse moves the last use: it must not bring the level back.
+	mustOK(t, "write", b.post("/set"+q("key", "after", "value", "1")))
+	if who := b.get("/whoami").body; who != "alice/" {
+		t.Errorf("a write revived the lapsed level: %q", who)
 	}
-	if d := time.Since(start); d < time.Second {
-		t.Errorf("the elevated session ended after %v, before its idle timeout", d)
+	if lvl := e.admin.HGet(ctxT(t), sessionKey(id), "_level").Val(); lvl != "" {
+		t.Errorf("the write left the lapsed level %q in Redis", lvl)
 	}
 }
 
-// An elevated session in constant use still ends at the elevated absolute timeout, counted from the
-// elevation: use slides the idle timeout past its first end, but never the absolute cap.
-func TestElevatedAbsoluteTimeoutEndsASessionInUse(t *testing.T) {
-	const idle, absolute = time.Second, 2500 * time.Millisecond
+// A level whose lapse ends the session: its TTL never passes the level's idle deadline, and unused it
+// ends the whole session.
+func TestALevelThatEndsTheSessionEndsItWhenIdle(t *testing.T) {
 	e := newEnv(t, config{
-		mw:    middleware.Options{Levels: map[string]middleware.Timeouts{middleware.LevelElevated: {Idle: idle, Absolute: absolute}}},
+		mw: middleware.Options{Levels: map[string]middleware.Timeouts{
+			middleware.LevelElevated: {Idle: time.Second, Absolute: time.Hour, OnExpiry: middleware.EndSession}}},
 		redis: redistest.Options{},
 	})
 	b := newBrowser(t, e.serve(app()))
 	mustOK(t, "login", b.post("/login"+q("user", "alice")))
-	elevation := time.Now()
+	start := time.Now()
 	mustOK(t, "elevate", b.post("/elevate"))
 	id := b.cookie()
-	rec := e.load(id)
-	if rec == nil {
-		t.Fatal("the elevated session is already gone")
+	if ttl := e.admin.PTTL(ctxT(t), sessionKey(id)).Val(); ttl <= 0 || ttl > time.Second {
+		t.Errorf("TTL of a session whose level ends it: %v, want at most the level's idle 1s", ttl)
 	}
-	if d := rec.Meta.AbsoluteDeadline.Sub(elevation); d > absolute+100*time.Millisecond {
-		t.Errorf("elevated deadline %v after the elevation request, want at most %v", d, absolute)
+	if !eventually(10*time.Second, func() bool { return !e.exists(id) }) {
+		t.Fatal("the unused elevated session did not end")
 	}
-	// Write every 50ms (each write slides the idle timeout) until the session is gone.
-	var lastAlive time.Time
-	for time.Since(elevation) < absolute+5*time.Second {
-		mustOK(t, "write", b.post("/set"+q("key", "tick", "value", "x")))
-		if b.cookie() != id {
-			break // the write started a new anonymous session: the elevated one has ended
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("the session ended after %v, before the level's idle timeout", d)
+	}
+	if who := mustOK(t, "after", b.get("/whoami")).body; who != "/" {
+		t.Errorf("after the level ended the session: %q", who)
+	}
+}
+
+// In constant use, the elevated level still lapses at its absolute timeout, counted from the
+// elevation, and the session goes on with its fields; with EndSession the session ends there.
+func TestElevatedAbsoluteTimeoutLapsesDuringUse(t *testing.T) {
+	const idle, absolute = time.Second, 2500 * time.Millisecond
+	for _, onExpiry := range []middleware.LevelExpiry{middleware.StepDown, middleware.EndSession} {
+		t.Run(fmt.Sprint("ends=", onExpiry == middleware.EndSession), func(t *testing.T) {
+			e := newEnv(t, config{
+				mw:    middleware.Options{Levels: map[string]middleware.Timeouts{middleware.LevelElevated: {Idle: idle, Absolute: absolute, OnExpiry: onExpiry}}},
+				redis: redistest.Options{},
+			})
+			b := newBrowser(t, e.serve(app()))
+			mustOK(t, "login", b.post("/login"+q("user", "alice")))
+			mustOK(t, "cart", b.post("/set"+q("key", "cart", "value", "teapot")))
+			elevation := time.Now()
+			mustOK(t, "elevate", b.post("/elevate"))
+			id := b.cookie()
+			rec := e.mustLoad(id)
+			if d := rec.Meta.LevelDeadline.Sub(elevation); d > absolute+100*time.Millisecond {
+				t.Errorf("level deadline %v after the elevation request, want at most %v", d, absolute)
+			}
+			// Write every 50ms (each write slides the idle timeouts) until the level is gone.
+			var lastElevated time.Time
+			for time.Since(elevation) < absolute+5*time.Second {
+				mustOK(t, "write", b.post("/set"+q("key", "tick", "value", "x")))
+				if b.cookie() != id || mustOK(t, "whoami", b.get("/whoami")).body != "alice/elevated" {
+					break
+				}
+				lastElevated = time.Now()
+				time.Sleep(50 * time.Millisecond)
+			}
+			if d := lastElevated.Sub(elevation); d < idle {
+				t.Errorf("the level in constant use ended %v after the elevation, before its idle timeout %v", d, idle)
+			}
+			who := mustOK(t, "whoami", b.get("/whoami")).body
+			if onExpiry == middleware.EndSession {
+				if b.cookie() == id && who != "/" {
+					t.Fatalf("the session outlived its level's %v absolute timeout in constant use: %q", absolute, who)
+				}
+				if e.usable(id) {
+					t.Error("the session's key outlived its level's absolute deadline")
+				}
+				return
+			}
+			if who != "alice/" || b.cookie() != id {
+				t.Fatalf("after the level's absolute timeout: %q (same session: %v), want the ordinary level", who, b.cookie() == id)
+			}
+			if got := b.get("/get" + q("key", "cart")).body; got != "teapot" {
+				t.Errorf("the session lost its fields when the level lapsed: %q", got)
+			}
+		})
+	}
+}
+
+// Stepping down and elevating again never extend the session's own deadline or idle timeout.
+func TestStepDownAndReElevationNeverExtendTheSession(t *testing.T) {
+	e := newEnv(t, config{
+		mw:    middleware.Options{Levels: map[string]middleware.Timeouts{middleware.LevelElevated: {Idle: time.Hour, Absolute: 48 * time.Hour}}},
+		redis: redistest.Options{AllowFake: true},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/", app())
+	mux.HandleFunc("POST /step-down", func(w http.ResponseWriter, r *http.Request) {
+		if err := middleware.Get(r).SetLevel(""); err != nil {
+			http.Error(w, err.Error(), middleware.ErrorStatus(err))
 		}
-		lastAlive = time.Now()
-		time.Sleep(50 * time.Millisecond)
+	})
+	b := newBrowser(t, e.serve(mux))
+	mustOK(t, "login", b.post("/login"+q("user", "alice")))
+	login := e.mustLoad(b.cookie())
+	for i, step := range []string{"/elevate", "/step-down", "/elevate", "/step-down"} {
+		mustOK(t, step, b.post(step))
+		rec := e.mustLoad(b.cookie())
+		if !rec.Meta.AbsoluteDeadline.Equal(login.Meta.AbsoluteDeadline) || rec.Meta.IdleTimeout != login.Meta.IdleTimeout {
+			t.Errorf("step %d %s: deadline %v (was %v), idle %v (was %v)", i, step, rec.Meta.AbsoluteDeadline, login.Meta.AbsoluteDeadline, rec.Meta.IdleTimeout, login.Meta.IdleTimeout)
+		}
+		if rec.Meta.LevelDeadline.After(rec.Meta.AbsoluteDeadline) {
+			t.Errorf("step %d %s: the level's deadline passes the session's", i, step)
+		}
 	}
-	if b.cookie() == id {
-		t.Fatalf("the elevated session outlived its %v absolute timeout by 5s in constant use", absolute)
+	if who := b.get("/whoami").body; who != "alice/" {
+		t.Errorf("after stepping down: %q", who)
 	}
-	if e.exists(id) {
-		t.Error("the elevated session's key outlived its absolute deadline")
+}
+
+func TestSetLevelRefusesALevelNobodyConfigured(t *testing.T) {
+	e := newEnv(t, config{redis: redistest.Options{AllowFake: true}})
+	mux := http.NewServeMux()
+	mux.Handle("/", app())
+	mux.HandleFunc("POST /root", func(w http.ResponseWriter, r *http.Request) {
+		err := middleware.Get(r).SetLevel("root")
+		if !errors.Is(err, middleware.ErrUnknownLevel) {
+			t.Errorf("SetLevel(\"root\") = %v, want ErrUnknownLevel", err)
+		}
+		http.Error(w, fmt.Sprint(err), middleware.ErrorStatus(err))
+	})
+	b := newBrowser(t, e.serve(mux))
+	mustOK(t, "login", b.post("/login"+q("user", "alice")))
+	before := b.cookie()
+	if r := b.post("/root"); r.status != http.StatusInternalServerError || r.setCookie() != nil {
+		t.Errorf("unknown level: %d, Set-Cookie %v", r.status, r.setCookie())
 	}
-	if d := lastAlive.Sub(elevation); d < idle {
-		t.Errorf("the session in constant use ended %v after the elevation, before its idle timeout %v: use did not slide it", d, idle)
-	}
-	if who := mustOK(t, "whoami", b.get("/whoami")).body; who != "/" {
-		t.Errorf("after the absolute timeout the browser is %q", who)
+	if b.cookie() != before || b.get("/whoami").body != "alice/" {
+		t.Error("an unknown level changed the session")
 	}
 }
 
@@ -420,9 +514,10 @@ func TestLoginAfterElevationReturnsToTheOrdinaryLevel(t *testing.T) {
 		t.Errorf("after elevation: %q", who)
 	}
 	rec := e.mustLoad(b.cookie())
-	if rec.Meta.IdleTimeout != middleware.DefaultElevatedIdleTimeout ||
-		rec.Meta.AbsoluteDeadline.After(time.Now().Add(middleware.DefaultElevatedAbsoluteTimeout)) {
-		t.Errorf("default elevated timeouts: idle %v, deadline in %v", rec.Meta.IdleTimeout, time.Until(rec.Meta.AbsoluteDeadline))
+	if rec.Meta.LevelIdleTimeout != middleware.DefaultElevatedIdleTimeout ||
+		rec.Meta.LevelDeadline.After(time.Now().Add(middleware.DefaultElevatedAbsoluteTimeout)) || rec.Meta.IdleTimeout != 30*time.Minute {
+		t.Errorf("default elevated timeouts: level idle %v, level deadline in %v, session idle %v",
+			rec.Meta.LevelIdleTimeout, time.Until(rec.Meta.LevelDeadline), rec.Meta.IdleTimeout)
 	}
 	mustOK(t, "login again", b.post("/login"+q("user", "alice")))
 	if who := mustOK(t, "whoami", b.get("/whoami")).body; who != "alice/" {
@@ -449,7 +544,7 @@ func TestReadsKeepAShortIdleSessionAlive(t *testing.T) {
 }
 
 // A persistent cookie lives exactly as long as the session can: Max-Age follows the absolute
-// deadline, and an elevation (whose deadline is shorter) re-issues it with the shorter lifetime.
+// deadline, which an elevation keeps.
 func TestPersistentCookieFollowsTheAbsoluteDeadline(t *testing.T) {
 	e := newEnv(t, config{mw: middleware.Options{Cookie: cookie.Options{Persist: true}}, redis: redistest.Options{AllowFake: true}})
 	b := newBrowser(t, e.serve(app()))
@@ -460,8 +555,9 @@ func TestPersistentCookieFollowsTheAbsoluteDeadline(t *testing.T) {
 	if c := mustOK(t, "login", b.post("/login"+q("user", "alice"))).setCookie(); c == nil || !near(c.MaxAge, 12*time.Hour) {
 		t.Errorf("login cookie %v, want Max-Age of about 12h", c)
 	}
-	if c := mustOK(t, "elevate", b.post("/elevate")).setCookie(); c == nil || !near(c.MaxAge, middleware.DefaultElevatedAbsoluteTimeout) {
-		t.Errorf("elevated cookie %v, want Max-Age of about 15m", c)
+	// The elevated level steps down by default: the session, and so its cookie, keep their deadline.
+	if c := mustOK(t, "elevate", b.post("/elevate")).setCookie(); c == nil || !near(c.MaxAge, 12*time.Hour) {
+		t.Errorf("elevated cookie %v, want Max-Age of about 12h", c)
 	}
 	if c := mustOK(t, "logout", b.post("/logout")).setCookie(); c == nil || c.MaxAge >= 0 {
 		t.Errorf("logout cookie %v, want it cleared", c)

@@ -137,7 +137,9 @@ func (s *Session) newSession(uid, level string) (store.NewSession, error) {
 		AbsoluteTimeout: s.m.opts.AbsoluteTimeout,
 	}
 	if lt, ok := s.m.opts.Levels[level]; ok && level != "" {
-		ns.IdleTimeout, ns.AbsoluteTimeout = lt.Idle, lt.Absolute
+		// The level has deadlines of its own; the session keeps its own timeouts.
+		ns.LevelIdleTimeout, ns.LevelAbsoluteTimeout = lt.Idle, lt.Absolute
+		ns.LevelEndsSession = lt.OnExpiry == EndSession
 	}
 	ns.Meta.UserAgent, ns.Meta.RemoteAddr = s.m.device(s.req)
 	return ns, nil

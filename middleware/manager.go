@@ -32,8 +32,8 @@ func New(st *store.Store, opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("redisession: negative timeout")
 	}
 	for name, lt := range o.Levels {
-		if name == "" || lt.Idle <= 0 || lt.Absolute <= 0 {
-			return nil, fmt.Errorf("redisession: level %q needs a name and positive timeouts", name)
+		if name == "" || lt.Idle <= 0 || lt.Absolute <= 0 || (lt.OnExpiry != StepDown && lt.OnExpiry != EndSession) {
+			return nil, fmt.Errorf("redisession: level %q needs a name, positive timeouts and StepDown or EndSession", name)
 		}
 	}
 	c, err := cookie.New(o.Cookie)

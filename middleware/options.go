@@ -27,21 +27,36 @@ const LevelElevated = "elevated"
 
 // Default timeouts of an elevated session.
 const (
-	// DefaultElevatedIdleTimeout ends an elevated session unused for this long.
+	// DefaultElevatedIdleTimeout ends the elevated level of a session unused for this long.
 	DefaultElevatedIdleTimeout = 5 * time.Minute
-	// DefaultElevatedAbsoluteTimeout ends an elevated session this long after the elevation, and never
+	// DefaultElevatedAbsoluteTimeout ends the elevated level this long after the elevation, and never
 	// after the session's own absolute deadline.
 	DefaultElevatedAbsoluteTimeout = 15 * time.Minute
 )
 
-// Timeouts are the idle and absolute timeouts of one privilege level.
+// Timeouts are the idle and absolute timeouts of one privilege level, and what their passing does.
 type Timeouts struct {
-	// Idle ends a session unused for this long.
+	// Idle ends the level when the session is unused for this long.
 	Idle time.Duration
-	// Absolute ends a session this long after it reached the level; never after the session's own
+	// Absolute ends the level this long after the session reached it; never after the session's own
 	// absolute deadline.
 	Absolute time.Duration
+	// OnExpiry says what the level's end does. Default: StepDown, the session goes on at the ordinary
+	// level under its own timeouts, its fields intact.
+	OnExpiry LevelExpiry
 }
+
+// LevelExpiry says what happens when a privilege level's idle or absolute timeout passes.
+type LevelExpiry int
+
+const (
+	// StepDown drops the session back to the ordinary level ("sudo mode"): no write and no extra
+	// round trip is needed, the next load sees the ordinary level. The default.
+	StepDown LevelExpiry = iota
+	// EndSession ends the session, for an admin console that must close; its TTL then never passes
+	// the level's deadlines.
+	EndSession
+)
 
 // DeviceInfo says what a session records about the device that created it, for device lists.
 type DeviceInfo int
@@ -73,8 +88,10 @@ type Options struct {
 	// AbsoluteTimeout ends a session this long after creation (login counts as creation), however
 	// much it is used. Default: 12 hours.
 	AbsoluteTimeout time.Duration
-	// Levels gives privilege levels their own timeouts (see SetLevel). Default: LevelElevated with
-	// 5 minutes idle and 15 minutes absolute. A non-nil map replaces the default entirely.
+	// Levels names the privilege levels SetLevel accepts and gives each its own timeouts, after which
+	// the level lapses (see Timeouts.OnExpiry); the session's own timeouts are untouched. Default:
+	// LevelElevated with 5 minutes idle and 15 minutes absolute, stepping down. A non-nil map
+	// replaces the default entirely.
 	Levels map[string]Timeouts
 	// Cookie configures the session cookie. Default: the cookie package's defaults (name "session",
 	// Secure, HttpOnly, SameSite Lax, Path /, browser-session lifetime, unsigned).
@@ -129,7 +146,7 @@ func (o Options) withDefaults() Options {
 		o.AbsoluteTimeout = store.DefaultAbsoluteTimeout
 	}
 	if o.Levels == nil {
-		o.Levels = map[string]Timeouts{LevelElevated: {DefaultElevatedIdleTimeout, DefaultElevatedAbsoluteTimeout}}
+		o.Levels = map[string]Timeouts{LevelElevated: {Idle: DefaultElevatedIdleTimeout, Absolute: DefaultElevatedAbsoluteTimeout}}
 	}
 	if o.Codec == nil {
 		o.Codec = codec.JSON{}
@@ -179,6 +196,9 @@ var (
 	// are refused, and it reads as no session, so that the request can neither reach the new session
 	// nor replace its cookie. It is store.ErrRotated. Default status: 409.
 	ErrRotated = store.ErrRotated
+	// ErrUnknownLevel means SetLevel was given a level that Options.Levels does not name. Default
+	// status: 500, a programming error.
+	ErrUnknownLevel = errors.New("redisession: unknown privilege level")
 	// ErrNoSession means Handler did not wrap the request.
 	ErrNoSession = errors.New("redisession: no session in the request context (is the handler wrapped?)")
 )

@@ -350,6 +350,18 @@ func (s *Session) Level() string {
 	return s.rec.Meta.Level
 }
 
+// LevelUntil returns when the session's privilege level lapses unless the session is used again
+// (the earlier of its idle and absolute deadlines), e.g. to show "admin mode for 4 more minutes"; the
+// zero time for the ordinary level or when there is no session.
+func (s *Session) LevelUntil() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ensureLoaded() != nil || s.rec == nil {
+		return time.Time{}
+	}
+	return s.rec.Meta.LevelExpires
+}
+
 // Meta returns the session's metadata, and false when there is no session.
 func (s *Session) Meta() (store.Meta, bool) {
 	s.mu.Lock()

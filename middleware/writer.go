@@ -49,7 +49,7 @@ func (w *responseWriter) sessionHeaders() error {
 	cookie := false
 	switch {
 	case s.created && s.rec != nil:
-		c, err := s.m.cookie.Cookie(s.id, s.rec.Meta.AbsoluteDeadline)
+		c, err := s.m.cookie.Cookie(s.id, s.rec.Meta.Deadline())
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrCommit, err)
 		}

@@ -21,6 +21,11 @@ if abs <= now then
   redis.call('DEL', key)
   return {-6}
 end
+local exp, stepdown = level(key, now, math.min(now + idle, abs))
+if not exp then
+  redis.call('DEL', key)
+  return {0}
+end
 local cur = redis.call('HGET', key, f)
 if ARGV[2] == '1' then
   if cur ~= ARGV[3] then return {2, cur} end
@@ -40,7 +45,7 @@ if ARGV[4] == '1' then
 elseif cur then
   redis.call('HDEL', key, f)
 end
-local exp = math.min(now + idle, abs)
+if stepdown then redis.call('HDEL', key, '_level', '_lidle', '_labs') end
 redis.call('HSET', key, '_exp', exp, '_seen', now, '_n', count, '_size', size)
 redis.call('PEXPIREAT', key, exp)
 return {1, exp}

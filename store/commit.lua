@@ -13,7 +13,7 @@
 -- written); every check a write could fail (Redis' integer rule and overflow for HINCRBY, the size
 -- limits) is made before the first write, and the writes are sent in chunks Lua's unpack always
 -- takes, so a refused commit writes nothing and an accepted one writes everything; the TTL is
--- min(now + idle, absolute deadline) by Redis' clock.
+-- min(now + idle, absolute deadline) by Redis' clock, and a privilege level lapses as level.lua says.
 local key = KEYS[1]
 local meta = redis.call('HMGET', key, '_abs', '_idle', '_n', '_size', '_rot')
 if not meta[1] then return {0} end
@@ -26,6 +26,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if abs <= now then
   redis.call('DEL', key)
   return {-6}
+end
+local exp, stepdown = level(key, now, math.min(now + idle, abs))
+if not exp then
+  redis.call('DEL', key)
+  return {0}
 end
 local max = tonumber(ARGV[1])
 local s, d, n = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -114,7 +119,7 @@ end
 each('HSET', sets, dels - 1) -- CHUNK is even: a chunk never splits a name from its value
 each('HDEL', dels, incs - 1)
 for i = incs, #ARGV, 2 do redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]) end
-local exp = math.min(now + idle, abs)
+if stepdown then redis.call('HDEL', key, '_level', '_lidle', '_labs') end
 out[2] = exp
 redis.call('HSET', key, '_exp', exp, '_seen', now, '_n', count, '_size', size)
 redis.call('PEXPIREAT', key, exp)

@@ -37,6 +37,15 @@ type NewSession struct {
 	AbsoluteCap time.Time
 	// Created, when set, is kept as the creation time instead of now.
 	Created time.Time
+	// LevelIdleTimeout and LevelAbsoluteTimeout are Meta.Level's own timeouts, both set or neither:
+	// the level lapses when unused for LevelIdleTimeout, or LevelAbsoluteTimeout after this moment
+	// (never later than the session's absolute deadline). A lapsed level steps down to the ordinary
+	// one, and the session lives on under its own timeouts with its fields; with LevelEndsSession the
+	// session ends instead, and its TTL never passes the level's deadlines. Default: none, the level
+	// lasts as long as the session.
+	LevelIdleTimeout, LevelAbsoluteTimeout time.Duration
+	// LevelEndsSession makes the level's lapse end the session. Default: false, it steps down.
+	LevelEndsSession bool
 	// Fields are the initial application fields, encoded.
 	Fields map[string]string
 }
@@ -73,8 +82,11 @@ func (s *Store) validateNew(ns NewSession) error {
 	if len(ns.Meta.UserID) > maxUserIDBytes {
 		return fmt.Errorf("%w: user id longer than %d bytes", ErrInvalidOptions, maxUserIDBytes)
 	}
-	if ns.IdleTimeout < 0 || ns.AbsoluteTimeout < 0 {
+	if ns.IdleTimeout < 0 || ns.AbsoluteTimeout < 0 || ns.LevelIdleTimeout < 0 || ns.LevelAbsoluteTimeout < 0 {
 		return fmt.Errorf("%w: negative timeout", ErrInvalidOptions)
+	}
+	if (ns.LevelIdleTimeout > 0) != (ns.LevelAbsoluteTimeout > 0) || (ns.LevelIdleTimeout > 0 && ns.Meta.Level == "") {
+		return fmt.Errorf("%w: a level's timeouts need a level and each other", ErrInvalidOptions)
 	}
 	if len(ns.Fields) > s.opts.MaxFields {
 		return fmt.Errorf("%w: %d fields, the limit is %d", ErrTooLarge, len(ns.Fields), s.opts.MaxFields)
@@ -101,9 +113,14 @@ func (s *Store) createIndexed(ctx context.Context, id string, ns NewSession, rep
 		abs = s.opts.AbsoluteTimeout
 	}
 	meta := ns.Meta.pairs()
-	cargs := make([]any, 0, 8+len(meta)+2*len(ns.Fields))
+	lend := "0"
+	if ns.LevelEndsSession {
+		lend = "1"
+	}
+	cargs := make([]any, 0, 11+len(meta)+2*len(ns.Fields))
 	cargs = append(cargs, idle.Milliseconds(), abs.Milliseconds(), ms(ns.AbsoluteCap), ms(ns.Created),
-		s.opts.MaxFields, s.opts.MaxSessionBytes, ms(notAfter), len(meta)/2)
+		s.opts.MaxFields, s.opts.MaxSessionBytes, ms(notAfter),
+		ns.LevelAbsoluteTimeout.Milliseconds(), ns.LevelIdleTimeout.Milliseconds(), lend, len(meta)/2)
 	cargs = append(cargs, meta...)
 	var raw map[string]string
 	for k, v := range ns.Fields {
@@ -183,6 +200,19 @@ func (s *Store) createIndexed(ctx context.Context, id string, ns NewSession, rep
 	m := ns.Meta
 	m.Expires, m.AbsoluteDeadline, m.Created = time.UnixMilli(t[0]), time.UnixMilli(t[1]), time.UnixMilli(t[2])
 	m.LastSeen, m.IdleTimeout = time.Now(), idle
+	if m.Level != "" && ns.LevelAbsoluteTimeout > 0 {
+		// The level's deadline as create.lua set it, by this process' clock: the next load reads
+		// Redis' own.
+		m.LevelIdleTimeout, m.LevelEndsSession = ns.LevelIdleTimeout, ns.LevelEndsSession
+		m.LevelDeadline = time.Now().Add(ns.LevelAbsoluteTimeout)
+		if m.LevelDeadline.After(m.AbsoluteDeadline) {
+			m.LevelDeadline = m.AbsoluteDeadline
+		}
+		m.LevelExpires = m.LevelDeadline
+		if e := m.LastSeen.Add(m.LevelIdleTimeout); e.Before(m.LevelExpires) {
+			m.LevelExpires = e
+		}
+	}
 	rec := &Record{Handle: h, Meta: m, Fields: fields, raw: raw}
 	if uid != "" && len(rep) > 4 {
 		over, _ := rep[4].([]any)
@@ -221,8 +251,8 @@ type Rotation struct {
 	Changes Changes
 	// PrivilegeChange makes the rotation a change of level of the session's own user, rather than a
 	// login: the old session must have a user (Session.Meta.UserID's, when that is set, which may be
-	// left empty), and the new one keeps its user, creation time, CSRF token, device and absolute
-	// deadline (as a cap it never passes). It fails with ErrNoUser, creating nothing, otherwise.
+	// left empty), and the new one keeps its user, creation time, CSRF token, device, idle timeout and
+	// absolute deadline; Session's level and level timeouts apply. It fails with ErrNoUser, creating nothing, otherwise.
 	PrivilegeChange bool
 }
 
@@ -326,8 +356,11 @@ func (s *Store) RotateSession(ctx context.Context, oldID string, r Rotation) (Ro
 		return Rotated{}, err
 	}
 	if r.PrivilegeChange {
+		// The session keeps its own timeouts: its idle timeout, and its absolute deadline exactly.
 		ns.Meta.UserID = old.Meta.UserID
 		ns.Created, ns.AbsoluteCap = old.Meta.Created, old.Meta.AbsoluteDeadline
+		ns.IdleTimeout = old.Meta.IdleTimeout
+		ns.AbsoluteTimeout = time.Until(old.Meta.AbsoluteDeadline) + time.Minute
 		ns.Meta.CSRFToken, ns.Meta.UserAgent, ns.Meta.RemoteAddr = old.Meta.CSRFToken, old.Meta.UserAgent, old.Meta.RemoteAddr
 	}
 	ns.Fields = fields

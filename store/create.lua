@@ -7,7 +7,10 @@
 -- ARGV[5]  max application fields; ARGV[6] max application bytes (names + values)
 -- ARGV[7]  not after, unix ms, 0 for none: a rotation's successor must be created within the grace
 --          period of its first step, while a destroy of the old ID still leaves a tombstone in time
--- ARGV[8]  m, the number of metadata pairs; then m metadata name/value pairs; then the application
+-- ARGV[8]  a privilege level's absolute timeout, ms from now (never past the session's deadline), 0
+--          for the ordinary level; ARGV[9] its idle timeout, ms; ARGV[10] '1' when its lapse ends the
+--          session (the TTL then never passes the level's deadlines), '0' when it steps down
+-- ARGV[11] m, the number of metadata pairs; then m metadata name/value pairs; then the application
 --          name/value pairs
 -- Returns  {1, expires, absolute deadline, created}; {0} if the deadline has already passed;
 --          {-1} too many fields; {-2} too many bytes; {-4} the key exists (never overwritten);
@@ -29,7 +32,7 @@ if cap > 0 and cap < abs then abs = cap end
 if abs <= now then return {0} end
 local created = tonumber(ARGV[4])
 if created == 0 then created = now end
-local first = 9 + 2 * tonumber(ARGV[8])
+local first = 12 + 2 * tonumber(ARGV[11])
 local count, size = 0, 0
 for i = first, #ARGV, 2 do
   count = count + 1
@@ -39,7 +42,17 @@ if count > tonumber(ARGV[5]) then return {-1} end
 if size > tonumber(ARGV[6]) then return {-2} end
 local exp = math.min(now + idle, abs)
 local h = {'_created', created, '_abs', abs, '_idle', idle, '_exp', exp, '_seen', now, '_n', count, '_size', size}
-for i = 9, #ARGV do h[#h + 1] = ARGV[i] end
+local labsIn = tonumber(ARGV[8])
+if labsIn > 0 then
+  local lidle, labs = tonumber(ARGV[9]), math.min(now + labsIn, abs)
+  h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = '_lidle', lidle, '_labs', labs
+  if ARGV[10] == '1' then
+    h[#h + 1], h[#h + 2] = '_lend', '1'
+    exp = math.min(exp, now + lidle, labs)
+    h[8] = exp
+  end
+end
+for i = 12, #ARGV do h[#h + 1] = ARGV[i] end
 for i = 1, #h, 200 do redis.call('HSET', KEYS[1], unpack(h, i, math.min(i + 199, #h))) end
 redis.call('PEXPIREAT', KEYS[1], exp)
 return {1, exp, abs, created}

@@ -22,6 +22,11 @@ const (
 	fieldAgent    = "_ua"
 	fieldAddr     = "_ip"
 	fieldCSRF     = "_csrf"
+	// A privilege level's own timeouts (see NewSession.LevelIdleTimeout): its idle timeout in ms, its
+	// absolute deadline in unix ms, and "1" when its lapse ends the session.
+	fieldLevelIdle     = "_lidle"
+	fieldLevelDeadline = "_labs"
+	fieldLevelEnds     = "_lend"
 	// fieldRotated marks a session rotated away; its value is the successor's handle, so that a
 	// destroy of the old ID also ends the session it was rotated into.
 	fieldRotated = "_rot"
@@ -47,8 +52,17 @@ type Meta struct {
 	LastSeen time.Time
 	// UserID is the authenticated user, empty for an anonymous session.
 	UserID string
-	// Level is the privilege level, e.g. "elevated"; empty for the ordinary level.
+	// Level is the privilege level in effect, e.g. "elevated"; empty for the ordinary level, also
+	// when a level has lapsed (Load computes that from what it read, with no write).
 	Level string
+	// LevelIdleTimeout and LevelDeadline are the level's own idle timeout and absolute deadline, and
+	// LevelExpires when it lapses unless used again: min(LastSeen + LevelIdleTimeout, LevelDeadline).
+	// All zero for the ordinary level and for a level without timeouts of its own.
+	LevelIdleTimeout time.Duration
+	LevelDeadline    time.Time
+	LevelExpires     time.Time
+	// LevelEndsSession is set when the level's lapse ends the session rather than stepping down.
+	LevelEndsSession bool
 	// UserAgent and RemoteAddr describe the device for session lists; empty when not recorded.
 	UserAgent, RemoteAddr string
 	// CSRFToken is the session's anti-CSRF token, empty when none was issued.
@@ -124,9 +138,46 @@ func parseRecord(handle string, h map[string]string) (*Record, error) {
 			r.Meta.CSRFToken = v
 		case fieldRotated:
 			r.successor = v
+		case fieldLevelIdle:
+			n, _ := strconv.ParseInt(v, 10, 64)
+			r.Meta.LevelIdleTimeout = time.Duration(n) * time.Millisecond
+		case fieldLevelDeadline:
+			n, _ := strconv.ParseInt(v, 10, 64)
+			r.Meta.LevelDeadline = time.UnixMilli(n)
+		case fieldLevelEnds:
+			r.Meta.LevelEndsSession = v == "1"
+		}
+	}
+	if r.Meta.LevelIdleTimeout > 0 && !r.Meta.LevelDeadline.IsZero() {
+		r.Meta.LevelExpires = r.Meta.LevelDeadline
+		if e := r.Meta.LastSeen.Add(r.Meta.LevelIdleTimeout); e.Before(r.Meta.LevelExpires) {
+			r.Meta.LevelExpires = e
 		}
 	}
 	return r, nil
+}
+
+// Deadline is the latest moment the session can live: its absolute deadline, or its level's when the
+// level's lapse ends the session and comes first. A persistent cookie expires then.
+func (m Meta) Deadline() time.Time {
+	if m.LevelEndsSession && !m.LevelDeadline.IsZero() && m.LevelDeadline.Before(m.AbsoluteDeadline) {
+		return m.LevelDeadline
+	}
+	return m.AbsoluteDeadline
+}
+
+// lapse applies a privilege level's lapse as of now: it reports whether the lapse ends the session,
+// and otherwise steps the record down to the ordinary level. level.lua makes the same decision when
+// it next writes.
+func (m *Meta) lapse(now time.Time) (ended bool) {
+	if m.LevelExpires.IsZero() || now.Before(m.LevelExpires) {
+		return false
+	}
+	if m.LevelEndsSession {
+		return true
+	}
+	m.Level, m.LevelIdleTimeout, m.LevelDeadline, m.LevelExpires = "", 0, time.Time{}, time.Time{}
+	return false
 }
 
 // metaPairs returns the caller-set metadata as hash name/value pairs, omitting empty values.

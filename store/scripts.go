@@ -26,11 +26,13 @@ var (
 	rotateLua string
 	//go:embed create_indexed.lua
 	createIndexedLua string
+	//go:embed level.lua
+	levelLua string
 )
 
 // Each script touches exactly one key, except createIndexed, which only standalone and Sentinel
 // servers run: it is create.lua and index_add.lua wrapped as functions, so that their text exists
-// once.
+// once. level.lua, the privilege level's rule, goes ahead of every script that moves a TTL.
 func composeCreateIndexed() string {
 	return "local function create(KEYS, ARGV)\n" + createLua + "\nend\n" +
 		"local function index_add(KEYS, ARGV)\n" + indexAddLua + "\nend\n" + createIndexedLua
@@ -45,9 +47,9 @@ type scripts struct {
 func newScripts() scripts {
 	return scripts{
 		create:    redis.NewScript(createLua),
-		commit:    redis.NewScript(commitLua),
-		refresh:   redis.NewScript(refreshLua),
-		cas:       redis.NewScript(casLua),
+		commit:    redis.NewScript(levelLua + commitLua),
+		refresh:   redis.NewScript(levelLua + refreshLua),
+		cas:       redis.NewScript(levelLua + casLua),
 		destroy:   redis.NewScript(destroyLua),
 		indexAdd:  redis.NewScript(indexAddLua),
 		indexList: redis.NewScript(indexListLua),

@@ -36,6 +36,9 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 		return nil, err
 	}
 	s := &Store{rdb: rdb, opts: o, scripts: newScripts(), log: o.Logger}
+	if err := s.checkDurable(); err != nil {
+		return nil, err
+	}
 	if err := s.attachCache(ctx); err != nil {
 		return nil, err
 	}
@@ -62,7 +65,24 @@ func (s *Store) NeedsRefresh(r *Record, now time.Time) bool {
 	if want.After(r.Meta.AbsoluteDeadline) {
 		want = r.Meta.AbsoluteDeadline
 	}
-	return want.Sub(r.Meta.Expires) > min(s.opts.RefreshGranularity, r.Meta.IdleTimeout/10)
+	g := min(s.opts.RefreshGranularity, r.Meta.IdleTimeout/10)
+	if r.Meta.LevelIdleTimeout > 0 {
+		// The level's idle timeout counts from the last refresh: keep that within a tenth of it.
+		g = min(g, r.Meta.LevelIdleTimeout/10)
+		if r.Meta.LevelEndsSession {
+			want = minTime(want, now.Add(r.Meta.LevelIdleTimeout), r.Meta.LevelDeadline)
+		}
+	}
+	return want.Sub(r.Meta.Expires) > g
+}
+
+func minTime(a time.Time, bs ...time.Time) time.Time {
+	for _, b := range bs {
+		if b.Before(a) {
+			a = b
+		}
+	}
+	return a
 }
 
 // Load reads the session with the given ID: exactly one round trip of one read-only command,
@@ -102,7 +122,7 @@ func (s *Store) Load(ctx context.Context, id string) (*Record, error) {
 		s.forget(key)
 		return nil, ErrDeadlinePassed
 	}
-	if !now.Before(r.Meta.Expires) {
+	if !now.Before(r.Meta.Expires) || r.Meta.lapse(now) {
 		s.forget(key)
 		return nil, ErrNotFound
 	}

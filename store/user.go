@@ -17,7 +17,8 @@ type Info struct {
 }
 
 // listFields are the metadata fields a device list reads.
-var listFields = [...]string{fieldCreated, fieldAbsolute, fieldIdle, fieldExpires, fieldSeen, fieldUser, fieldLevel, fieldAgent, fieldAddr, fieldRotated}
+var listFields = [...]string{fieldCreated, fieldAbsolute, fieldIdle, fieldExpires, fieldSeen, fieldUser, fieldLevel,
+	fieldAgent, fieldAddr, fieldRotated, fieldLevelIdle, fieldLevelDeadline, fieldLevelEnds}
 
 // indexAdd records handle in uid's index and destroys the sessions the per-user cap pushes out.
 func (s *Store) indexAdd(ctx context.Context, uid, handle string, deadline time.Time) error {
@@ -118,6 +119,7 @@ func (s *Store) destroyOne(ctx context.Context, handle, uid string, owned, tomb 
 	key := s.sessionKey(handle)
 	defer s.forget(key)
 	res, err := s.run(ctx, s.scripts.destroy, []string{key}, flag, uid, life).StringSlice()
+	noteDestroyed(ctx, key, err == nil)
 	if isNil(err) {
 		return "", "", false, nil
 	}
@@ -158,9 +160,11 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return ErrInvalidID
 	}
-	// An ID from a cookie is never a successor still being created: no tombstone is needed.
-	_, _, err := s.destroyFrom(ctx, Handle(id), "", false, false)
-	return err
+	return s.durably(ctx, func(ctx context.Context) error {
+		// An ID from a cookie is never a successor still being created: no tombstone is needed.
+		_, _, err := s.destroyFrom(ctx, Handle(id), "", false, false)
+		return err
+	})
 }
 
 // members returns the live handles in uid's index, pruning those past their deadline.
@@ -215,6 +219,18 @@ func (s *Store) destroyUser(ctx context.Context, uid, keep string) (int, error) 
 
 func (s *Store) destroyUserHandles(ctx context.Context, uid, keep string) ([]string, error) {
 	var destroyed []string
+	err := s.durably(ctx, func(ctx context.Context) error {
+		var err error
+		destroyed, err = s.sweepUser(ctx, uid, keep)
+		return err
+	})
+	return destroyed, err
+}
+
+// sweepUser destroys every session of uid except the one with handle keep and returns the handles it
+// destroyed, those destroyed so far on an error.
+func (s *Store) sweepUser(ctx context.Context, uid, keep string) ([]string, error) {
+	var destroyed []string
 	// A rotation that was under way when the first listing was taken has put its new session in the
 	// index by the time its old one is found rotated; listing again until nothing is left ends it too.
 	for range maxSweeps {
@@ -252,7 +268,11 @@ func (s *Store) Revoke(ctx context.Context, uid, handle string) error {
 	if !validHandle(handle) || uid == "" {
 		return ErrNotFound
 	}
-	_, ok, err := s.destroyHandle(ctx, handle, uid, true)
+	var ok bool
+	err := s.durably(ctx, func(ctx context.Context) (err error) {
+		_, ok, err = s.destroyHandle(ctx, handle, uid, true)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -294,7 +314,7 @@ func (s *Store) List(ctx context.Context, uid string) ([]Info, error) {
 			continue
 		}
 		r, err := parseRecord(h, m)
-		if err != nil || r.Meta.UserID != uid || !now.Before(r.Meta.Expires) || !now.Before(r.Meta.AbsoluteDeadline) {
+		if err != nil || r.Meta.UserID != uid || !now.Before(r.Meta.Expires) || !now.Before(r.Meta.AbsoluteDeadline) || r.Meta.lapse(now) {
 			continue
 		}
 		out = append(out, Info{Handle: h, Meta: r.Meta})
