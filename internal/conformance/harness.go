@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisession/redisession/store"
 )
 
 // redisTimeout bounds one inspection of Redis.
@@ -139,6 +141,41 @@ func (h *harness) pttl(key string) time.Duration {
 		h.t.Fatalf("PTTL: %v", err)
 	}
 	return d
+}
+
+// oldKeyDead reports whether the session key of an ID that a rotation (a login or an elevation)
+// replaced is dead: gone, or kept a moment marked rotated (its _rot field set) with at most
+// store.RotationGrace left to live, during which the old ID reads as no session and every write with
+// it answers 409.
+func (h *harness) oldKeyDead(id string) bool {
+	h.t.Helper()
+	key := h.sessionKey(id)
+	m := h.hash(key)
+	if len(m) == 0 {
+		return true
+	}
+	if _, ok := m["_rot"]; !ok {
+		return false
+	}
+	d := h.pttl(key)
+	return d != -1 && d <= store.RotationGrace // -2ns: expired since the HGETALL
+}
+
+// liveSessions returns, sorted, the handles of user uid's sessions that Redis holds live: session
+// keys under the prefix whose _uid is uid, neither marked rotated (_rot) nor tombstones (_dead).
+func (h *harness) liveSessions(uid string) []string {
+	h.t.Helper()
+	var out []string
+	for _, key := range h.keys("session:*") {
+		v, err := h.rdb.HMGet(h.ctx(), key, "_uid", "_rot", "_dead").Result()
+		if err != nil {
+			h.t.Fatalf("HMGET %s: %v", key, err)
+		}
+		if v[0] == uid && v[1] == nil && v[2] == nil {
+			out = append(out, strings.TrimPrefix(key, h.prefix+"session:"))
+		}
+	}
+	return out
 }
 
 // hash returns the fields of the hash at key.

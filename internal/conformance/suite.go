@@ -7,10 +7,11 @@ import (
 )
 
 // Run drives the whole contract against the app st starts, in parallel subtests: every route with
-// its status codes and JSON shapes, the cookie, CSRF protection, rotation, timeouts, the device list
-// and revocation, the three logouts, the HTML page, Redis outages, the absence of background
-// traffic, and the start-up refusals (see Startup). It starts its redis-servers with redistest, so
-// it skips where none is installed, unless redistest.Required.
+// its status codes and JSON shapes, the cookie, CSRF protection, rotation (one winner of concurrent
+// rotations, a straggling tab's old ID refused, no logout undone by a rotation racing it), timeouts,
+// the device list and revocation, the three logouts, the HTML page, Redis outages, the absence of
+// background traffic, and the start-up refusals (see Startup). It starts its redis-servers with
+// redistest, so it skips where none is installed, unless redistest.Required.
 func Run(t *testing.T, st Starter) { runSuite(t, st, single, nil) }
 
 // RunClientCache is Run with SESSION_CLIENT_CACHE=true for every app the suite starts: the whole
@@ -56,6 +57,11 @@ func runSuite(t *testing.T, st Starter, tp topology, env map[string]string) {
 		{"Elevate", s.testElevate},
 		{"ElevatedAbsoluteTimeout", s.testElevatedAbsolute},
 		{"ElevationKeepsSessionDeadline", s.testElevationCapped},
+		{"ConcurrentElevations", s.testConcurrentElevations},
+		{"ConcurrentLogins", s.testConcurrentLogins},
+		{"LogoutAllRacingElevations", s.testLogoutAllRacingElevations},
+		{"StragglingTab", s.testStragglingTab},
+		{"LogoutRacingRotation", s.testLogoutRacingRotation},
 		{"DefaultTimeouts", s.testDefaultTimeouts},
 		{"IdleTimeout", s.testIdleTimeout},
 		{"AbsoluteTimeout", s.testAbsoluteTimeout},
