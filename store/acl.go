@@ -6,8 +6,8 @@ import "strings"
 // commands against the caller's ACL too), and nothing else.
 var aclCommands = [...]string{
 	"ping", "hgetall", "hmget", "hget", "hset", "hdel", "hexists", "hstrlen", "hincrby",
-	"del", "exists", "pexpire", "pexpireat", "pttl", "time", "zadd", "zrem", "zrange", "zremrangebyscore", "zcard",
-	"evalsha", "eval", "config|get",
+	"del", "exists", "copy", "pexpire", "pexpireat", "pttl", "time", "zadd", "zrem", "zrange", "zremrangebyscore", "zcard",
+	"evalsha", "eval", "wait", "config|get",
 }
 
 // ACLRules returns the Redis ACL rules of a least-privilege user for a store with the given key

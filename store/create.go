@@ -262,7 +262,7 @@ type Rotated struct {
 	ID     string
 	Record *Record
 	// Old is the old session as the rotation found it; nil when a login ended another user's session
-	// instead (see EndedUser).
+	// instead (see EndedUser), and when the rotation copied it server-side without reading it.
 	Old *Record
 	// OldHandle is the handle of the old ID, dead now.
 	OldHandle string
@@ -309,6 +309,20 @@ func (s *Store) RotateSession(ctx context.Context, oldID string, r Rotation) (Ro
 	if r.PrivilegeChange {
 		mode = "level"
 	}
+	if !s.cluster() && r.Changes.Empty() && s.opts.Sealer == nil && ns.Meta.UserID != "" &&
+		(ns.AbsoluteCap.IsZero() || time.Until(ns.AbsoluteCap) > time.Second) {
+		// Nothing to apply or re-encrypt, and one script may touch every key: the whole rotation in
+		// one round trip (with a cap, after the list that prunes idled-out members), the fields copied
+		// server-side.
+		if err := s.pruneForCap(ctx, ns.Meta.UserID); err != nil {
+			return Rotated{}, err
+		}
+		out, rep, err := s.rotateLocal(ctx, oldHandle, newID, ns, mode)
+		if err != nil || rep == nil {
+			return out, err
+		}
+		return s.endedByLogin(ctx, rep, oldHandle, newID, ns)
+	}
 	v, err := s.run(ctx, s.scripts.rotate, []string{oldKey}, Handle(newID), mode, ns.Meta.UserID, RotationGrace.Milliseconds()).Result()
 	s.forget(oldKey)
 	if err != nil {
@@ -323,19 +337,7 @@ func (s *Store) RotateSession(ctx context.Context, oldID string, r Rotation) (Ro
 	case -8:
 		return Rotated{}, ErrNoUser
 	case -9:
-		// Another user's session: nothing of it passes to this login, and it leaves its user's index.
-		owner, _ := rep.str(1)
-		out.EndedUser = owner
-		if err := s.rdb.ZRem(ctx, s.userKey(owner), oldHandle).Err(); err != nil {
-			s.log.WarnContext(ctx, "redisession: could not unindex a session ended by another user's login", "err", err)
-		}
-		ns.Fields, ns.Created, ns.AbsoluteCap = nil, time.Time{}, time.Time{}
-		rec, err := s.createIndexed(ctx, newID, ns, "", time.Time{})
-		if err != nil {
-			return Rotated{}, err
-		}
-		out.Record = rec
-		return out, nil
+		return s.endedByLogin(ctx, rep, oldHandle, newID, ns)
 	}
 	if err := rep.statusErr(); err != nil {
 		return Rotated{}, err
@@ -377,6 +379,107 @@ func (s *Store) RotateSession(ctx context.Context, oldID string, r Rotation) (Ro
 	}
 	out.Record, out.Old = rec, old
 	return out, nil
+}
+
+// endedByLogin finishes a login that found a session of another user (reply {-9, owner}): that
+// session, marked rotated with no successor, leaves its user's index, and the login starts a fresh,
+// empty session. Any other refusal is returned as its error.
+func (s *Store) endedByLogin(ctx context.Context, rep reply, oldHandle, newID string, ns NewSession) (Rotated, error) {
+	switch rep.status() {
+	case -8:
+		return Rotated{}, ErrNoUser
+	case -9:
+	default:
+		if err := rep.statusErr(); err != nil {
+			return Rotated{}, err
+		}
+		return Rotated{}, fmt.Errorf("%w: unexpected rotate status %d", ErrCorrupt, rep.status())
+	}
+	owner, _ := rep.str(1)
+	if err := s.rdb.ZRem(ctx, s.userKey(owner), oldHandle).Err(); err != nil {
+		s.log.WarnContext(ctx, "redisession: could not unindex a session ended by another user's login", "err", err)
+	}
+	ns.Fields, ns.Created, ns.AbsoluteCap = nil, time.Time{}, time.Time{}
+	rec, err := s.createIndexed(ctx, newID, ns, "", time.Time{})
+	if err != nil {
+		return Rotated{}, err
+	}
+	return Rotated{ID: newID, Record: rec, OldHandle: oldHandle, EndedUser: owner}, nil
+}
+
+// rotateLocal runs rotate_local.lua and reads the new session back in the same round trip (a
+// pipeline on one connection, so the read follows the script). It returns the script's refusal as
+// rep, for the caller, and a nil rep when it is done.
+func (s *Store) rotateLocal(ctx context.Context, oldHandle, newID string, ns NewSession, mode string) (Rotated, reply, error) {
+	h := Handle(newID)
+	oldKey, newKey := s.sessionKey(oldHandle), s.sessionKey(h)
+	defer s.forget(oldKey)
+	defer s.forget(newKey)
+	idle, abs := ns.IdleTimeout, ns.AbsoluteTimeout
+	if idle == 0 {
+		idle = s.opts.IdleTimeout
+	}
+	if abs == 0 {
+		abs = s.opts.AbsoluteTimeout
+	}
+	meta := ns.Meta.pairs()
+	if mode == "level" {
+		meta = nil
+		if ns.Meta.Level != "" {
+			meta = []any{fieldLevel, ns.Meta.Level}
+		}
+	}
+	lend := "0"
+	if ns.LevelEndsSession {
+		lend = "1"
+	}
+	keys := []string{oldKey, newKey, s.userKey(ns.Meta.UserID)}
+	args := make([]any, 0, 14+len(meta))
+	args = append(args, h, mode, ns.Meta.UserID, RotationGrace.Milliseconds(), oldHandle, idle.Milliseconds(),
+		abs.Milliseconds(), ns.LevelAbsoluteTimeout.Milliseconds(), ns.LevelIdleTimeout.Milliseconds(), lend,
+		s.opts.MaxSessionsPerUser, ms(ns.AbsoluteCap), ms(ns.Created), len(meta)/2)
+	args = append(args, meta...)
+	run := func(eval bool) (*redis.Cmd, *redis.MapStringStringCmd, error) {
+		pipe := s.rdb.Pipeline()
+		var ev *redis.Cmd
+		if eval {
+			ev = s.scripts.rotateLocal.Eval(ctx, pipe, keys, args...)
+		} else {
+			ev = s.scripts.rotateLocal.EvalSha(ctx, pipe, keys, args...)
+		}
+		hg := pipe.HGetAll(ctx, newKey)
+		_, err := pipe.Exec(ctx)
+		return ev, hg, err
+	}
+	ev, hg, err := run(false)
+	if redis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
+		ev, hg, err = run(true) // the server lost its scripts (a restart, a failover): nothing ran
+	}
+	if err != nil && !isNil(err) {
+		return Rotated{}, nil, fmt.Errorf("redisession/store: rotate: %w", err)
+	}
+	rep, err := parseReply(ev.Val())
+	if err != nil {
+		return Rotated{}, nil, err
+	}
+	if rep.status() != 1 {
+		return Rotated{}, rep, nil
+	}
+	m := hg.Val()
+	if _, dead := m[fieldDead]; len(m) == 0 || dead {
+		return Rotated{}, nil, fmt.Errorf("%w: the session ended while it was being rotated", ErrRotated)
+	}
+	rec, err := parseRecord(h, m)
+	if err != nil {
+		return Rotated{}, nil, err
+	}
+	if len(rep) > 4 {
+		over, _ := rep[4].([]any)
+		if err := s.evict(ctx, ns.Meta.UserID, over); err != nil {
+			return Rotated{ID: newID, Record: rec, OldHandle: oldHandle}, nil, err
+		}
+	}
+	return Rotated{ID: newID, Record: rec, OldHandle: oldHandle}, nil, nil
 }
 
 // Rotate is RotateSession for a login of ns.Meta.UserID with the pending changes c: it returns the new

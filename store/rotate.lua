@@ -10,7 +10,10 @@
 --          'level': a privilege change; the session must have a user, ARGV[3]'s when not empty.
 -- ARGV[3]  user id
 -- ARGV[4]  grace, ms: how long the rotated key lives on
+-- KEYS[2]  optional, on servers where one script may touch several keys: the new session key, to
+--          which the hash is copied, server-side, instead of being returned (rotate_local.lua)
 -- Returns  {1, now, name, value, ...}: Redis' time and every field of the hash before the mark;
+--          with KEYS[2], {1, now, uid} once the hash is copied; {-10} when KEYS[2] exists already;
 --          {0} gone; {-6} past its absolute deadline (deleted now); {-7} already rotated;
 --          {-8} no user, or another user than ARGV[3] ('level'); {-9, owner} another user's
 --          session, now ended ('login'); {-5} corrupt.
@@ -40,6 +43,11 @@ if ARGV[2] == 'level' then
 elseif uid ~= '' and uid ~= want then
   mark('-')
   return {-9, uid}
+end
+if KEYS[2] then
+  if redis.call('COPY', key, KEYS[2]) == 0 then return {-10} end
+  mark(ARGV[1])
+  return {1, now, uid}
 end
 local out = redis.call('HGETALL', key)
 mark(ARGV[1])

@@ -28,20 +28,31 @@ var (
 	createIndexedLua string
 	//go:embed level.lua
 	levelLua string
+	//go:embed rotate_local.lua
+	rotateLocalLua string
 )
 
 // Each script touches exactly one key, except createIndexed, which only standalone and Sentinel
 // servers run: it is create.lua and index_add.lua wrapped as functions, so that their text exists
 // once. level.lua, the privilege level's rule, goes ahead of every script that moves a TTL.
 func composeCreateIndexed() string {
-	return "local function create(KEYS, ARGV)\n" + createLua + "\nend\n" +
-		"local function index_add(KEYS, ARGV)\n" + indexAddLua + "\nend\n" + createIndexedLua
+	return asFunction("create", createLua) + asFunction("index_add", indexAddLua) + createIndexedLua
+}
+
+// composeRotateLocal is rotate_local.lua with rotate.lua and index_add.lua ahead of it as functions.
+func composeRotateLocal() string {
+	return asFunction("rotate", rotateLua) + asFunction("index_add", indexAddLua) + rotateLocalLua
+}
+
+// asFunction wraps a script's text as a Lua function of KEYS and ARGV named name.
+func asFunction(name, body string) string {
+	return "local function " + name + "(KEYS, ARGV)\n" + body + "\nend\n"
 }
 
 // scripts holds the compiled scripts of one Store. go-redis sends EVALSHA and falls back to EVAL
 // once when the server has not seen a script (after a restart or failover).
 type scripts struct {
-	create, commit, refresh, cas, destroy, indexAdd, indexList, rotate, createIndexed *redis.Script
+	create, commit, refresh, cas, destroy, indexAdd, indexList, rotate, createIndexed, rotateLocal *redis.Script
 }
 
 func newScripts() scripts {
@@ -56,5 +67,6 @@ func newScripts() scripts {
 		rotate:    redis.NewScript(rotateLua),
 
 		createIndexed: redis.NewScript(composeCreateIndexed()),
+		rotateLocal:   redis.NewScript(composeRotateLocal()),
 	}
 }

@@ -191,6 +191,8 @@ func (r reply) statusErr() error {
 		return fmt.Errorf("%w: metadata missing", ErrCorrupt)
 	case -7:
 		return ErrRotated
+	case -10:
+		return fmt.Errorf("%w: the session ended while it was being rotated", ErrRotated)
 	default:
 		return fmt.Errorf("%w: unknown script status %d", ErrCorrupt, r.status())
 	}
