@@ -216,7 +216,7 @@ func (s *Store) createIndexed(ctx context.Context, id string, ns NewSession, rep
 	rec := &Record{Handle: h, Meta: m, Fields: fields, raw: raw}
 	if uid != "" && len(rep) > 4 {
 		over, _ := rep[4].([]any)
-		if err := s.evict(ctx, uid, over); err != nil {
+		if err := s.afterIndexAdd(ctx, uid, over); err != nil {
 			return rec, err
 		}
 	}
@@ -475,7 +475,7 @@ func (s *Store) rotateLocal(ctx context.Context, oldHandle, newID string, ns New
 	}
 	if len(rep) > 4 {
 		over, _ := rep[4].([]any)
-		if err := s.evict(ctx, ns.Meta.UserID, over); err != nil {
+		if err := s.afterIndexAdd(ctx, ns.Meta.UserID, over); err != nil {
 			return Rotated{ID: newID, Record: rec, OldHandle: oldHandle}, nil, err
 		}
 	}

@@ -5,7 +5,7 @@
 -- KEYS[1]  the user index; KEYS[2] the new session key
 -- ARGV[1]  n, the number of index_add arguments; then index_add's ARGV (its score, ARGV[2], is
 --          replaced by the deadline create sets); then create's ARGV
--- Returns  create's reply with index_add's reply (the handles over the cap) appended as one more
+-- Returns  create's reply with index_add's reply (the members, then the handles over the cap) appended as one more
 --          element when the session was created; create's refusal alone, with nothing written, else.
 -- Invariant: a session of a user is never created without its index entry, nor indexed without
 -- being created.

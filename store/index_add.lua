@@ -5,9 +5,11 @@
 -- ARGV[1]  the handle to add; ARGV[2] its score; ARGV[3] the cap on members, 0 for none
 -- ARGV[4]  the handle it replaces (a rotation), '' for none: removed in the same step, so the cap
 --          counts a rotated session once
--- Returns  the handles over the cap, oldest deadline first, never ARGV[1]. They stay members: the
---          caller destroys each session and only then removes its member, so a failed destroy never
---          leaves a live session that logout-all cannot find.
+-- Returns  {members, handle...}: the number of members now (as a string; the caller prunes members
+--          whose session idled out when there are many), then the handles over the cap, oldest
+--          deadline first, never ARGV[1]. Those stay members: the caller destroys each session and only
+--          then removes its member, so a failed destroy never leaves a live session that logout-all
+--          cannot find.
 -- Invariant: the index's TTL is never shorter than its newest member's deadline, so it never vanishes
 -- while it has live members and never exists without a TTL.
 local key = KEYS[1]
@@ -28,4 +30,5 @@ if cap > 0 then
 end
 local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', key, math.max(tonumber(last[2]), now + 1000))
+table.insert(over, 1, tostring(redis.call('ZCARD', key)))
 return over

@@ -78,3 +78,29 @@ func TestALevelThatEndsTheSessionBoundsItsTTL(t *testing.T) {
 		t.Fatal("the session outlived the deadline of a level that ends it")
 	}
 }
+
+// A user who signs in all day from scripts leaves sessions that idle out; their index members are
+// pruned as logins go on, so the index, and every logout-all or device list, stays near the live
+// sessions instead of growing until the members' absolute deadlines.
+func TestIdledOutMembersDoNotPileUpInTheIndex(t *testing.T) {
+	e := newEnv(t, store.Options{SkipChecks: true}, redistest.Options{})
+	ctx := ctxT(t)
+	live := e.create(t, store.NewSession{Meta: store.Meta{UserID: "bot"}})
+	peak := int64(0)
+	for range 200 {
+		id := e.create(t, store.NewSession{Meta: store.Meta{UserID: "bot"}})
+		e.rdb.Del(ctx, "session:"+store.Handle(id)) // it idles out, unknown to the index
+		peak = max(peak, e.rdb.ZCard(ctx, "user:bot:sessions").Val())
+	}
+	if peak > 18 {
+		t.Errorf("the index grew to %d members for 1 live session over 200 logins", peak)
+	}
+	list, err := e.store.List(ctx, "bot")
+	if err != nil || len(list) != 1 || list[0].Handle != store.Handle(live) {
+		t.Errorf("device list = %v, %v; want the one live session", list, err)
+	}
+	n, err := e.store.DestroyUser(ctx, "bot")
+	if err != nil || n != 1 {
+		t.Errorf("logout everywhere destroyed %d, %v; want 1", n, err)
+	}
+}

@@ -14,7 +14,7 @@
 --          unix ms, 0 for now
 -- ARGV[14] m, the number of metadata pairs; then m pairs: a login's user, CSRF token and device, or
 --          a level change's level
--- Returns  {1, expires, absolute deadline, created, {handles over the cap}}; else rotate.lua's refusal
+-- Returns  {1, expires, absolute deadline, created, index_add's reply}; else rotate.lua's refusal
 --          (nothing written, or only the old session ended by another user's login: {-9, owner}).
 -- Invariant: as rotate.lua and index_add.lua; the new session exists only complete and indexed.
 local r = rotate({KEYS[1], KEYS[2]}, {ARGV[1], ARGV[2], ARGV[3], ARGV[4]})
@@ -48,7 +48,7 @@ for i = 15, 14 + 2 * tonumber(ARGV[14]) do h[#h + 1] = ARGV[i] end
 redis.call('HSET', new, unpack(h))
 redis.call('PEXPIREAT', new, exp)
 local uid = ARGV[3]
-local over = {}
+local over = {'0'}
 if uid ~= '' then
   local replaces = ''
   if r[3] ~= '' then replaces = ARGV[5] end

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,7 +31,32 @@ func (s *Store) indexAdd(ctx context.Context, uid, handle string, deadline time.
 	for i, h := range over {
 		list[i] = h
 	}
-	return s.evict(ctx, uid, list)
+	return s.afterIndexAdd(ctx, uid, list)
+}
+
+// pruneAbove is how many members a user's index may hold before a login checks which of them still
+// have a session: members of sessions that idled out stay until their absolute deadline otherwise, and
+// a user who signs in from scripts all day would pile them up for every logout-all to walk.
+const pruneAbove = 16
+
+// afterIndexAdd acts on index_add.lua's reply: it destroys the sessions over the per-user cap, and
+// drops the members whose session has gone when the index has grown past pruneAbove.
+func (s *Store) afterIndexAdd(ctx context.Context, uid string, reply []any) error {
+	if len(reply) == 0 {
+		return fmt.Errorf("%w: index reply", ErrCorrupt)
+	}
+	if err := s.evict(ctx, uid, reply[1:]); err != nil {
+		return err
+	}
+	if n, _ := reply[0].(string); len(n) > 0 && s.opts.MaxSessionsPerUser == 0 {
+		if members, err := strconv.Atoi(n); err == nil && members > pruneAbove {
+			if _, err := s.List(ctx, uid); err != nil {
+				// The login stands; the dead members wait for the next list.
+				s.log.WarnContext(ctx, "redisession: could not prune the session index", "err", err)
+			}
+		}
+	}
+	return nil
 }
 
 // indexAddRaw runs index_add.lua: handle joins uid's index, replacing the member replaces, and the
