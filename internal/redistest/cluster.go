@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +20,11 @@ const (
 	// clusterNodeTimeout is cluster-node-timeout in milliseconds: short, so that a killed master is
 	// failed over within a few seconds.
 	clusterNodeTimeout = 2000
-	// clusterTimeout bounds cluster creation, a reshard and the waits for a healthy cluster.
+	// clusterTimeout bounds cluster creation and the waits for a healthy cluster (convergence takes a
+	// second or two; the rest is slack for a loaded machine).
 	clusterTimeout = 60 * time.Second
+	// reshardTimeout bounds one redis-cli --cluster reshard, which migrates keys slot by slot.
+	reshardTimeout = 2 * clusterTimeout
 	// clusterSlots is the number of hash slots of every Redis Cluster.
 	clusterSlots = 16384
 )
@@ -141,6 +145,11 @@ type ClusterNode struct {
 	Slots int
 	// Ranges are the inclusive ranges of the hash slots the node serves.
 	Ranges [][2]int
+	// ConfigEpoch is the node's config epoch (a replica's line shows its master's).
+	ConfigEpoch int64
+	// Open are the slots the node is importing or migrating, as CLUSTER NODES shows them on the
+	// answering node's own line: "[slot->-id]" or "[slot-<-id]".
+	Open []string
 }
 
 // Topology returns the cluster's nodes as the first reachable node sees them.
@@ -178,9 +187,11 @@ func parseClusterNodes(out string) []ClusterNode {
 		if f[3] != "-" {
 			n.MasterID = f[3]
 		}
+		n.ConfigEpoch, _ = strconv.ParseInt(f[6], 10, 64)
 		for _, r := range f[8:] {
 			if strings.HasPrefix(r, "[") {
-				continue // a slot being imported or migrated
+				n.Open = append(n.Open, r) // a slot being imported or migrated
+				continue
 			}
 			lo, hi, ok := strings.Cut(r, "-")
 			a, err1 := strconv.Atoi(lo)
@@ -268,15 +279,63 @@ func (c *Cluster) MasterOf(t testing.TB, key string) *Server {
 // Reshard moves slots hash slots from the master from to the master to with redis-cli --cluster
 // reshard, migrating their keys, and waits for the cluster to be healthy again. It may run while
 // clients use the cluster: they follow ASK and MOVED redirections.
+//
+// redis-cli refuses to reshard ("Nodes don't agree about configuration!") until every node has
+// learnt, by gossip, the slot owners the last reshard or failover set; so Reshard first waits, with
+// WaitHealthy and then redis-cli --cluster check itself, until the nodes agree.
 func (c *Cluster) Reshard(t testing.TB, from, to *Server, slots int) {
 	t.Helper()
+	c.WaitHealthy(t)
+	c.waitChecked(t, to)
 	args := []string{"--cluster", "reshard", to.Addr(),
 		"--cluster-from", c.NodeID(t, from), "--cluster-to", c.NodeID(t, to),
 		"--cluster-slots", strconv.Itoa(slots), "--cluster-yes", "--cluster-pipeline", "100"}
-	if out, err := runCLI(clusterTimeout, args...); err != nil {
+	if out, err := runCLI(reshardTimeout, args...); err != nil {
 		t.Fatalf("redistest: redis-cli --cluster reshard: %v\n%s", err, lastLines(out, logTailLines))
 	}
 	c.WaitHealthy(t)
+}
+
+// waitChecked polls redis-cli --cluster check through the node s until it reports that every node
+// agrees about the slots' owners, no slot is open and all slots are covered, failing the test after
+// clusterTimeout. redis-cli exits 0 even when the nodes disagree, so the output is what counts.
+func (c *Cluster) waitChecked(t testing.TB, s *Server) {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(clusterTimeout)
+	for tries := 1; ; tries++ {
+		out, err := runCLI(clusterTimeout, "--cluster", "check", s.Addr())
+		problem := checkProblem(out, err)
+		if problem == "" {
+			if tries > 1 {
+				t.Logf("redistest: the cluster passed redis-cli --cluster check after %d tries, %v", tries, time.Since(start).Round(time.Millisecond))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: redis-cli --cluster check still fails after %v: %s\n%s", clusterTimeout, problem, lastLines(out, logTailLines))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkProblem returns what redis-cli --cluster check found wrong in its output out (and its exit
+// error err), or "" when the cluster passed.
+func checkProblem(out string, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, "[ERR]") || strings.Contains(line, "[WARNING]") {
+			return strings.TrimSpace(line)
+		}
+	}
+	for _, want := range []string{"[OK] All nodes agree about slots configuration.", fmt.Sprintf("[OK] All %d slots covered.", clusterSlots)} {
+		if !strings.Contains(out, want) {
+			return "no " + strconv.Quote(want)
+		}
+	}
+	return ""
 }
 
 // lastLines returns the last n lines of s.
@@ -289,8 +348,11 @@ func lastLines(s string, n int) string {
 }
 
 // WaitHealthy waits until every running node reports cluster_state:ok with all slots assigned and
-// knows every other node, and every master serving slots has as many attached replicas as the
-// cluster was created with (counting only running servers), failing the test after a minute.
+// knows every other node, every running node sees the same masters serving the same slots with the
+// same config epochs and no slot open (being imported or migrated), and every master serving slots
+// has as many attached replicas as the cluster was created with (counting only running servers),
+// failing the test after a minute. cluster_state:ok alone does not mean the nodes agree: after a
+// reshard or a failover, the nodes that were not told directly learn the new owners by gossip.
 func (c *Cluster) WaitHealthy(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(clusterTimeout)
@@ -314,6 +376,7 @@ func (c *Cluster) healthy() error {
 			running++
 		}
 	}
+	var agreed, agreedBy string // the slot configuration the first node sees, and that node
 	for _, s := range c.Nodes {
 		if s.Pid() == 0 {
 			continue
@@ -333,10 +396,19 @@ func (c *Cluster) healthy() error {
 			return fmt.Errorf("%s: %w", s.Addr(), err)
 		}
 		known := 0
-		for _, n := range parseClusterNodes(nodes) {
+		view := parseClusterNodes(nodes)
+		for _, n := range view {
 			if !n.Failed && !strings.Contains(n.Addr, ":0") {
 				known++
 			}
+			if len(n.Open) > 0 {
+				return fmt.Errorf("%s sees open slots on %s: %v", s.Addr(), n.Addr, n.Open)
+			}
+		}
+		if cfg := slotConfig(view); agreed == "" {
+			agreed, agreedBy = cfg, s.Addr()
+		} else if cfg != agreed {
+			return fmt.Errorf("nodes disagree about the slots: %s sees %s; %s sees %s", agreedBy, agreed, s.Addr(), cfg)
 		}
 		if known < running {
 			return fmt.Errorf("%s knows %d healthy nodes of %d running", s.Addr(), known, running)
@@ -371,6 +443,19 @@ func (c *Cluster) healthy() error {
 		}
 	}
 	return nil
+}
+
+// slotConfig sums up a CLUSTER NODES view for comparing it with another node's: each master that
+// serves slots, with its config epoch and slot ranges, in node ID order.
+func slotConfig(view []ClusterNode) string {
+	var masters []string
+	for _, n := range view {
+		if n.Master && n.Slots > 0 {
+			masters = append(masters, fmt.Sprintf("%s@%d:%v", n.ID, n.ConfigEpoch, n.Ranges))
+		}
+	}
+	slices.Sort(masters)
+	return strings.Join(masters, " ")
 }
 
 // FlushAll empties every master (test data only: the cluster belongs to the test) and waits until
