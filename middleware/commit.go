@@ -76,7 +76,7 @@ func (s *Session) applyCommitted(id string, res store.CommitResult) {
 	s.id = id
 	s.modified = true
 	s.incremented = res.Incremented
-	if s.rec != nil {
+	if s.rec != nil && !s.rec.Partial() {
 		for k, v := range s.set {
 			s.rec.Fields[k] = v
 		}

@@ -65,7 +65,7 @@ func (s *Session) Increment(key string, by int64) (int64, error) {
 		return 0, err
 	}
 	switch n, ok := s.incremented[key]; {
-	case s.rec != nil:
+	case s.rec != nil && !s.rec.Partial():
 		return store.Int(s.rec.Fields[key])
 	case ok:
 		return n, nil

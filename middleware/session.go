@@ -90,9 +90,31 @@ func (s *Session) ensureLoaded() error {
 	return s.loadErr
 }
 
+// ensureFields loads the session like ensureLoaded, and also reads its fields when a rotation in this
+// request returned its metadata only (store.Record.Partial): a login that never reads a field never
+// pays for them. Callers hold s.mu.
+func (s *Session) ensureFields() error {
+	if err := s.ensureLoaded(); err != nil || s.rec == nil || !s.rec.Partial() {
+		return err
+	}
+	ctx, op := s.m.tel.start(s.req.Context(), opLoad)
+	rec, err := s.m.store.Load(ctx, s.id)
+	op.end(ctx, err)
+	switch {
+	case err == nil:
+		s.rec = rec
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrRotated):
+		// Ended (or rotated again by another request) since this request rotated it.
+		s.id, s.rec = "", nil
+	default:
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
 // raw returns the current encoded value of key, pending changes included. Callers hold s.mu.
 func (s *Session) raw(key string) (string, bool, error) {
-	if err := s.ensureLoaded(); err != nil {
+	if err := s.ensureFields(); err != nil {
 		return "", false, err
 	}
 	if _, ok := s.del[key]; ok {
@@ -192,7 +214,7 @@ func (s *Session) GetTime(key string) time.Time {
 func (s *Session) Keys() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ensureLoaded() != nil {
+	if s.ensureFields() != nil {
 		return nil
 	}
 	seen := map[string]struct{}{}

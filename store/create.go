@@ -407,9 +407,9 @@ func (s *Store) endedByLogin(ctx context.Context, rep reply, oldHandle, newID st
 	return Rotated{ID: newID, Record: rec, OldHandle: oldHandle, EndedUser: owner}, nil
 }
 
-// rotateLocal runs rotate_local.lua and reads the new session back in the same round trip (a
-// pipeline on one connection, so the read follows the script). It returns the script's refusal as
-// rep, for the caller, and a nil rep when it is done.
+// rotateLocal runs rotate_local.lua: one round trip, the fields copied server-side and not read
+// (the Record it returns holds the metadata only; see Record.Partial). It returns the script's
+// refusal as rep, for the caller, and a nil rep when it is done.
 func (s *Store) rotateLocal(ctx context.Context, oldHandle, newID string, ns NewSession, mode string) (Rotated, reply, error) {
 	h := Handle(newID)
 	oldKey, newKey := s.sessionKey(oldHandle), s.sessionKey(h)
@@ -439,47 +439,32 @@ func (s *Store) rotateLocal(ctx context.Context, oldHandle, newID string, ns New
 		abs.Milliseconds(), ns.LevelAbsoluteTimeout.Milliseconds(), ns.LevelIdleTimeout.Milliseconds(), lend,
 		s.opts.MaxSessionsPerUser, ms(ns.AbsoluteCap), ms(ns.Created), len(meta)/2)
 	args = append(args, meta...)
-	run := func(eval bool) (*redis.Cmd, *redis.MapStringStringCmd, error) {
-		pipe := s.rdb.Pipeline()
-		var ev *redis.Cmd
-		if eval {
-			ev = s.scripts.rotateLocal.Eval(ctx, pipe, keys, args...)
-		} else {
-			ev = s.scripts.rotateLocal.EvalSha(ctx, pipe, keys, args...)
-		}
-		hg := pipe.HGetAll(ctx, newKey)
-		_, err := pipe.Exec(ctx)
-		return ev, hg, err
-	}
-	ev, hg, err := run(false)
-	if redis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
-		ev, hg, err = run(true) // the server lost its scripts (a restart, a failover): nothing ran
-	}
-	if err != nil && !isNil(err) {
+	v, err := s.run(ctx, s.scripts.rotateLocal, keys, args...).Result()
+	if err != nil {
 		return Rotated{}, nil, fmt.Errorf("redisession/store: rotate: %w", err)
 	}
-	rep, err := parseReply(ev.Val())
+	rep, err := parseReply(v)
 	if err != nil {
 		return Rotated{}, nil, err
 	}
 	if rep.status() != 1 {
 		return Rotated{}, rep, nil
 	}
-	m := hg.Val()
-	if _, dead := m[fieldDead]; len(m) == 0 || dead {
-		return Rotated{}, nil, fmt.Errorf("%w: the session ended while it was being rotated", ErrRotated)
+	var rec *Record
+	if len(rep) > 5 {
+		pairs, _ := rep[5].([]any)
+		rec, err = recordFromPairs(h, pairs)
 	}
-	rec, err := parseRecord(h, m)
-	if err != nil {
-		return Rotated{}, nil, err
+	if err != nil || rec == nil {
+		return Rotated{}, nil, fmt.Errorf("%w: rotate reply: %v", ErrCorrupt, err)
 	}
-	if len(rep) > 4 {
-		over, _ := rep[4].([]any)
-		if err := s.afterIndexAdd(ctx, ns.Meta.UserID, over); err != nil {
-			return Rotated{ID: newID, Record: rec, OldHandle: oldHandle}, nil, err
-		}
+	rec.Fields, rec.partial = nil, true
+	out := Rotated{ID: newID, Record: rec, OldHandle: oldHandle}
+	over, _ := rep[4].([]any)
+	if err := s.afterIndexAdd(ctx, ns.Meta.UserID, over); err != nil {
+		return out, nil, err
 	}
-	return Rotated{ID: newID, Record: rec, OldHandle: oldHandle}, nil, nil
+	return out, nil, nil
 }
 
 // Rotate is RotateSession for a login of ns.Meta.UserID with the pending changes c: it returns the new

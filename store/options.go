@@ -72,6 +72,16 @@ type Options struct {
 	// concurrent writes into one round trip (see docs/client-cache.md for the measurements). Default:
 	// false.
 	DisableAutoPipeline bool
+	// DurableDestroy makes logout (Destroy), logout everywhere and lockout (DestroyUser,
+	// DestroyOthers, DestroyUserHandles, DestroyUserExcept) and revocation (Revoke, DestroyHandle) wait
+	// until DurableDestroy.Replicas replicas have acknowledged the destroy (Redis WAIT), so that a
+	// master failing right after acknowledging a logout cannot bring the session back with the replica
+	// promoted in its place. When fewer acknowledge within DurableDestroy.Timeout the call returns an
+	// error wrapping ErrNotDurable, after the destroy was applied on the master; retrying it is safe.
+	// It costs two round trips per destroy (a fence write, then WAIT) and needs a *redis.Client or a
+	// *redis.ClusterClient. Default: zero, no wait: a destroy returns once the master has applied it,
+	// and a failover before the replica has it undoes it. See docs/reliability.md, "Durable logout".
+	DurableDestroy DurableOptions
 	// SkipChecks skips the eviction and persistence checks in New. Default: false.
 	SkipChecks bool
 	// Sealer encrypts the fields named in Encrypted at rest, e.g. an *encrypt.AEAD. Default: nil.
@@ -97,6 +107,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxValueBytes < 0 || o.MaxFields < 0 || o.MaxSessionBytes < 0 || o.MaxSessionsPerUser < 0 {
 		return o, fmt.Errorf("%w: a limit is negative", ErrInvalidOptions)
+	}
+	var err error
+	if o.DurableDestroy, err = o.DurableDestroy.withDefaults(); err != nil {
+		return o, err
 	}
 	if len(o.Encrypted) > 0 && o.Sealer == nil {
 		return o, fmt.Errorf("%w: Encrypted fields need a Sealer", ErrInvalidOptions)

@@ -82,7 +82,14 @@ type Record struct {
 	raw map[string]string
 	// successor is the handle of the session this one was rotated into, "" while it is current.
 	successor string
+	// partial is set when Fields was not read (see Partial).
+	partial bool
 }
+
+// Partial reports whether the record holds the session's metadata only, its Fields unread: what a
+// rotation returns when it copied the session server-side (a login on a standalone or Sentinel
+// server with nothing pending). Load reads the fields.
+func (r *Record) Partial() bool { return r.partial }
 
 // CheckFieldName returns ErrReservedField for a name the application may not use: empty, longer than
 // 256 bytes, or in the reserved namespace.

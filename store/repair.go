@@ -23,7 +23,11 @@ func (s *Store) DestroyHandle(ctx context.Context, handle string) (owner string,
 	if !validHandle(handle) {
 		return "", ErrInvalidHandle
 	}
-	owner, ok, err := s.destroyHandle(ctx, handle, "", false)
+	var ok bool
+	err = s.durably(ctx, func(ctx context.Context) (err error) {
+		owner, ok, err = s.destroyHandle(ctx, handle, "", false)
+		return err
+	})
 	if err != nil {
 		return owner, err
 	}

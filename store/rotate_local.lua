@@ -14,7 +14,8 @@
 --          unix ms, 0 for now
 -- ARGV[14] m, the number of metadata pairs; then m pairs: a login's user, CSRF token and device, or
 --          a level change's level
--- Returns  {1, expires, absolute deadline, created, index_add's reply}; else rotate.lua's refusal
+-- Returns  {1, expires, absolute deadline, created, index_add's reply, {the new session's metadata:
+--          name, value, ...}} (its fields stay in Redis: a rotation need not read them); else rotate.lua's refusal
 --          (nothing written, or only the old session ended by another user's login: {-9, owner}).
 -- Invariant: as rotate.lua and index_add.lua; the new session exists only complete and indexed.
 local r = rotate({KEYS[1], KEYS[2]}, {ARGV[1], ARGV[2], ARGV[3], ARGV[4]})
@@ -54,4 +55,13 @@ if uid ~= '' then
   if r[3] ~= '' then replaces = ARGV[5] end
   over = index_add({KEYS[3]}, {ARGV[1], abs, ARGV[11], replaces})
 end
-return {1, exp, abs, created, over}
+local meta = {}
+for i, v in ipairs(redis.call('HMGET', new, '_created', '_abs', '_idle', '_exp', '_seen', '_uid', '_level',
+    '_lidle', '_labs', '_lend', '_ua', '_ip', '_csrf')) do
+  if v then
+    meta[#meta + 1] = ({'_created', '_abs', '_idle', '_exp', '_seen', '_uid', '_level', '_lidle', '_labs',
+      '_lend', '_ua', '_ip', '_csrf'})[i]
+    meta[#meta + 1] = v
+  end
+end
+return {1, exp, abs, created, over, meta}
