@@ -162,7 +162,9 @@ func (s *Session) Logout() error {
 	}
 	s.clearChanges()
 	id := s.id
-	if id == "" && s.rotatedAway {
+	if id == "" && (s.rotatedAway || (s.cookieID != "" && s.m.store.Options().DurableDestroy.Replicas > 0)) {
+		// A rotated-away ID ends its successor too; with durable logouts, a retried logout whose
+		// session is already gone still waits for the replicas to have the earlier destroy.
 		id = s.cookieID
 	}
 	if id == "" {

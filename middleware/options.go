@@ -205,7 +205,9 @@ var (
 
 // ErrorStatus maps an error from the session machinery to an HTTP status: 413 for values or sessions
 // over a limit, 400 for reserved or invalid field names, 403 for CSRF failures, 401 when no user is
-// logged in, 409 for the ID of a session rotated away, 404 for unknown handles, 503 when the store is unavailable, 500 otherwise.
+// logged in, 409 for the ID of a session rotated away, 404 for unknown handles, 503 when the store is
+// unavailable or a durable logout is not yet confirmed by the replicas (store.ErrNotDurable), 500
+// otherwise.
 func ErrorStatus(err error) int {
 	switch {
 	case errors.Is(err, store.ErrTooLarge):
@@ -220,7 +222,8 @@ func ErrorStatus(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ErrUnavailable), unreachable(err):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrNotDurable), unreachable(err):
+		// A logout not yet confirmed by the replicas happened on the master: retrying it is safe.
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
