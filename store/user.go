@@ -36,7 +36,10 @@ func (s *Store) indexAdd(ctx context.Context, uid, handle string, deadline time.
 
 // pruneAbove is how many members a user's index may hold before a login checks which of them still
 // have a session: members of sessions that idled out stay until their absolute deadline otherwise, and
-// a user who signs in from scripts all day would pile them up for every logout-all to walk.
+// a user who signs in from scripts all day would pile them up for every logout-all to walk. Past it,
+// the check runs when the count reaches a power of two, so that a user with many live sessions pays
+// for it once per doubling (amortised, a constant per login), and an index holds at most about twice
+// its live members, or pruneAbove.
 const pruneAbove = 16
 
 // afterIndexAdd acts on index_add.lua's reply: it destroys the sessions over the per-user cap, and
@@ -49,7 +52,7 @@ func (s *Store) afterIndexAdd(ctx context.Context, uid string, reply []any) erro
 		return err
 	}
 	if n, _ := reply[0].(string); len(n) > 0 && s.opts.MaxSessionsPerUser == 0 {
-		if members, err := strconv.Atoi(n); err == nil && members > pruneAbove {
+		if members, err := strconv.Atoi(n); err == nil && members >= pruneAbove && members&(members-1) == 0 {
 			if _, err := s.List(ctx, uid); err != nil {
 				// The login stands; the dead members wait for the next list.
 				s.log.WarnContext(ctx, "redisession: could not prune the session index", "err", err)
