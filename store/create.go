@@ -105,13 +105,7 @@ func (s *Store) validateNew(ns NewSession) error {
 func (s *Store) createIndexed(ctx context.Context, id string, ns NewSession, replaces string, notAfter time.Time) (*Record, error) {
 	h := Handle(id)
 	key := s.sessionKey(h)
-	idle, abs := ns.IdleTimeout, ns.AbsoluteTimeout
-	if idle == 0 {
-		idle = s.opts.IdleTimeout
-	}
-	if abs == 0 {
-		abs = s.opts.AbsoluteTimeout
-	}
+	idle, abs := s.timeouts(ns)
 	meta := ns.Meta.pairs()
 	lend := "0"
 	if ns.LevelEndsSession {
@@ -221,6 +215,18 @@ func (s *Store) createIndexed(ctx context.Context, id string, ns NewSession, rep
 		}
 	}
 	return rec, nil
+}
+
+// timeouts returns ns's idle and absolute timeouts, the store's where ns leaves them zero.
+func (s *Store) timeouts(ns NewSession) (idle, abs time.Duration) {
+	idle, abs = ns.IdleTimeout, ns.AbsoluteTimeout
+	if idle == 0 {
+		idle = s.opts.IdleTimeout
+	}
+	if abs == 0 {
+		abs = s.opts.AbsoluteTimeout
+	}
+	return idle, abs
 }
 
 // appendOver appends index_add's reply to create's, as create_indexed.lua does.
@@ -415,13 +421,7 @@ func (s *Store) rotateLocal(ctx context.Context, oldHandle, newID string, ns New
 	oldKey, newKey := s.sessionKey(oldHandle), s.sessionKey(h)
 	defer s.forget(oldKey)
 	defer s.forget(newKey)
-	idle, abs := ns.IdleTimeout, ns.AbsoluteTimeout
-	if idle == 0 {
-		idle = s.opts.IdleTimeout
-	}
-	if abs == 0 {
-		abs = s.opts.AbsoluteTimeout
-	}
+	idle, abs := s.timeouts(ns)
 	meta := ns.Meta.pairs()
 	if mode == "level" {
 		meta = nil

@@ -42,16 +42,8 @@ if count > tonumber(ARGV[5]) then return {-1} end
 if size > tonumber(ARGV[6]) then return {-2} end
 local exp = math.min(now + idle, abs)
 local h = {'_created', created, '_abs', abs, '_idle', idle, '_exp', exp, '_seen', now, '_n', count, '_size', size}
-local labsIn = tonumber(ARGV[8])
-if labsIn > 0 then
-  local lidle, labs = tonumber(ARGV[9]), math.min(now + labsIn, abs)
-  h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = '_lidle', lidle, '_labs', labs
-  if ARGV[10] == '1' then
-    h[#h + 1], h[#h + 2] = '_lend', '1'
-    exp = math.min(exp, now + lidle, labs)
-    h[8] = exp
-  end
-end
+exp = level_set(h, now, abs, exp, tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]) -- level.lua
+h[8] = exp
 for i = 12, #ARGV do h[#h + 1] = ARGV[i] end
 for i = 1, #h, 200 do redis.call('HSET', KEYS[1], unpack(h, i, math.min(i + 199, #h))) end
 redis.call('PEXPIREAT', KEYS[1], exp)

@@ -35,15 +35,7 @@ end
 redis.call('HDEL', new, '_level', '_lidle', '_labs', '_lend')
 local exp = math.min(now + idle, abs)
 local h = {'_created', created, '_abs', abs, '_idle', idle, '_seen', now}
-local labsIn = tonumber(ARGV[8])
-if labsIn > 0 then
-  local lidle, labs = tonumber(ARGV[9]), math.min(now + labsIn, abs)
-  h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = '_lidle', lidle, '_labs', labs
-  if ARGV[10] == '1' then
-    h[#h + 1], h[#h + 2] = '_lend', '1'
-    exp = math.min(exp, now + lidle, labs)
-  end
-end
+exp = level_set(h, now, abs, exp, tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]) -- level.lua
 h[#h + 1], h[#h + 2] = '_exp', exp
 for i = 15, 14 + 2 * tonumber(ARGV[14]) do h[#h + 1] = ARGV[i] end
 redis.call('HSET', new, unpack(h))

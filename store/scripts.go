@@ -36,12 +36,12 @@ var (
 // servers run: it is create.lua and index_add.lua wrapped as functions, so that their text exists
 // once. level.lua, the privilege level's rule, goes ahead of every script that moves a TTL.
 func composeCreateIndexed() string {
-	return asFunction("create", createLua) + asFunction("index_add", indexAddLua) + createIndexedLua
+	return levelLua + asFunction("create", createLua) + asFunction("index_add", indexAddLua) + createIndexedLua
 }
 
 // composeRotateLocal is rotate_local.lua with rotate.lua and index_add.lua ahead of it as functions.
 func composeRotateLocal() string {
-	return asFunction("rotate", rotateLua) + asFunction("index_add", indexAddLua) + rotateLocalLua
+	return levelLua + asFunction("rotate", rotateLua) + asFunction("index_add", indexAddLua) + rotateLocalLua
 }
 
 // asFunction wraps a script's text as a Lua function of KEYS and ARGV named name.
@@ -57,7 +57,7 @@ type scripts struct {
 
 func newScripts() scripts {
 	return scripts{
-		create:    redis.NewScript(createLua),
+		create:    redis.NewScript(levelLua + createLua),
 		commit:    redis.NewScript(levelLua + commitLua),
 		refresh:   redis.NewScript(levelLua + refreshLua),
 		cas:       redis.NewScript(levelLua + casLua),
