@@ -136,9 +136,13 @@ type sessionView struct {
 	Authenticated bool                       `json:"authenticated"`
 	User          string                     `json:"user"`
 	Level         string                     `json:"level"`
+	ElevatedUntil *string                    `json:"elevated_until"` // nil for JSON null
 	CSRF          string                     `json:"csrf"`
 	Fields        map[string]json.RawMessage `json:"fields"`
 }
+
+// sessionViewKeys are the keys of GET /api/session's answer, exactly.
+var sessionViewKeys = []string{"authenticated", "user", "level", "elevated_until", "csrf", "fields"}
 
 // session reads GET /api/session, checking its status and exact shape.
 func (c *client) session() sessionView {
@@ -147,11 +151,30 @@ func (c *client) session() sessionView {
 	r := c.get("/api/session")
 	want(t, r, http.StatusOK)
 	var v sessionView
-	decodeExact(t, r, &v, "authenticated", "user", "level", "csrf", "fields")
+	decodeExact(t, r, &v, sessionViewKeys...)
 	if v.Fields == nil {
 		t.Fatalf("%v: fields is not an object", r)
 	}
+	switch {
+	case v.Level == "elevated" && v.ElevatedUntil == nil:
+		t.Fatalf("%v: elevated_until is null at level elevated", r)
+	case v.Level != "elevated" && v.ElevatedUntil != nil:
+		t.Fatalf("%v: elevated_until is set at level %q; want null", r, v.Level)
+	case v.ElevatedUntil != nil:
+		if _, err := time.Parse(time.RFC3339, *v.ElevatedUntil); err != nil {
+			t.Fatalf("%v: elevated_until is not RFC 3339: %v", r, err)
+		}
+	}
 	return v
+}
+
+// elevatedUntil returns v's elevated_until as a time, the zero time for null.
+func (v sessionView) elevatedUntil() time.Time {
+	if v.ElevatedUntil == nil {
+		return time.Time{}
+	}
+	u, _ := time.Parse(time.RFC3339, *v.ElevatedUntil) // session checked it
+	return u
 }
 
 // cookie returns the session cookie the jar holds, or "".

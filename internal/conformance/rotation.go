@@ -131,7 +131,7 @@ func (c *client) seesNoSession(what string) {
 	r := c.get("/api/session")
 	var v sessionView
 	want(t, r, http.StatusOK)
-	decodeExact(t, r, &v, "authenticated", "user", "level", "csrf", "fields")
+	decodeExact(t, r, &v, sessionViewKeys...)
 	if v.Authenticated || v.User != "" || v.CSRF != "" || len(v.Fields) != 0 {
 		t.Errorf("%s: %v; want no session", what, r)
 	}
@@ -147,7 +147,7 @@ func (h *harness) signedOut(id, what string) {
 	r := h.tab(id).get("/api/session")
 	var v sessionView
 	want(h.t, r, http.StatusOK)
-	decodeExact(h.t, r, &v, "authenticated", "user", "level", "csrf", "fields")
+	decodeExact(h.t, r, &v, sessionViewKeys...)
 	if v.Authenticated || v.User != "" {
 		h.t.Errorf("%s: %v; want no authenticated session", what, r)
 	}

@@ -54,6 +54,7 @@ func startup(t *testing.T, st Starter, base target) {
 		{name: "SESSION_ABSOLUTE_TIMEOUT", env: map[string]string{"SESSION_ABSOLUTE_TIMEOUT": "soon"}, want: "SESSION_ABSOLUTE_TIMEOUT"},
 		{name: "SESSION_ELEVATED_IDLE_TIMEOUT", env: map[string]string{"SESSION_ELEVATED_IDLE_TIMEOUT": "0s"}, want: "SESSION_ELEVATED_IDLE_TIMEOUT"},
 		{name: "SESSION_ELEVATED_ABSOLUTE_TIMEOUT", env: map[string]string{"SESSION_ELEVATED_ABSOLUTE_TIMEOUT": "15 minutes"}, want: "SESSION_ELEVATED_ABSOLUTE_TIMEOUT"},
+		{name: "SESSION_ELEVATED_ON_EXPIRY", env: map[string]string{"SESSION_ELEVATED_ON_EXPIRY": "sudo"}, want: "SESSION_ELEVATED_ON_EXPIRY"},
 		{name: "COOKIE_SECURE", env: map[string]string{"COOKIE_SECURE": "perhaps"}, want: "COOKIE_SECURE"},
 		{name: "SESSION_HASH_KEY not base64", env: map[string]string{"SESSION_HASH_KEY": "not*base64*at*all"}, want: "SESSION_HASH_KEY", secret: "not*base64*at*all"},
 		{name: "SESSION_HASH_KEY short", env: map[string]string{"SESSION_HASH_KEY": shortKey}, want: "SESSION_HASH_KEY", secret: shortKey},

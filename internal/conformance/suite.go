@@ -56,6 +56,7 @@ func runSuite(t *testing.T, st Starter, tp topology, env map[string]string) {
 		{"CSRF", s.testCSRF},
 		{"Elevate", s.testElevate},
 		{"ElevatedAbsoluteTimeout", s.testElevatedAbsolute},
+		{"ElevatedLapseEndsSession", s.testElevatedLapseEndsSession},
 		{"ElevationKeepsSessionDeadline", s.testElevationCapped},
 		{"ConcurrentElevations", s.testConcurrentElevations},
 		{"ConcurrentLogins", s.testConcurrentLogins},

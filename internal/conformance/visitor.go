@@ -14,10 +14,10 @@ func (s *suite) testVisitor(t *testing.T) {
 
 	r := c.get("/api/session")
 	var v sessionView
-	decodeExact(t, r, &v, "authenticated", "user", "level", "csrf", "fields")
+	decodeExact(t, r, &v, sessionViewKeys...)
 	want(t, r, http.StatusOK)
-	if v.Authenticated || v.User != "" || v.Level != "user" || v.CSRF != "" || len(v.Fields) != 0 {
-		t.Errorf("%v; want an anonymous, empty session at level user", r)
+	if v.Authenticated || v.User != "" || v.Level != "user" || v.ElevatedUntil != nil || v.CSRF != "" || len(v.Fields) != 0 {
+		t.Errorf("%v; want an anonymous, empty session at level user, elevated_until null", r)
 	}
 	noSetCookie(t, r)
 

@@ -53,7 +53,10 @@ func (a *App) Login(s *middleware.Session, user string) Reply {
 	return ok(UserView{User: user})
 }
 
-// Elevate answers POST /api/elevate: a new ID with the elevated level's timeouts; 401 without a user.
+// Elevate answers POST /api/elevate: a new ID at the elevated level, which has timeouts of its own
+// (idle, and absolute from now but never past the session's own deadline); when one passes the
+// level lapses, and the session goes on at level user or ends, as SESSION_ELEVATED_ON_EXPIRY says.
+// The session keeps its own idle timeout and absolute deadline. 401 without a user.
 func (a *App) Elevate(s *middleware.Session) Reply {
 	if err := loaded(s); err != nil {
 		return Fail(err)

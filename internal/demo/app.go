@@ -66,13 +66,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 }
 
 // managerOptions turns the configuration into the session manager's options: the timeouts, the
-// elevated level, the cookie, and CSRF protection of every state-changing route but login.
+// elevated level (its own timeouts, and whether its lapse steps down or ends the session), the
+// cookie, and CSRF protection of every state-changing route but login.
 func managerOptions(cfg Config, log *slog.Logger) middleware.Options {
 	o := middleware.Options{
 		IdleTimeout:     cfg.IdleTimeout,
 		AbsoluteTimeout: cfg.AbsoluteTimeout,
 		Levels: map[string]middleware.Timeouts{
-			middleware.LevelElevated: {Idle: cfg.ElevatedIdleTimeout, Absolute: cfg.ElevatedAbsoluteTimeout},
+			middleware.LevelElevated: {
+				Idle:     cfg.ElevatedIdleTimeout,
+				Absolute: cfg.ElevatedAbsoluteTimeout,
+				OnExpiry: cfg.ElevatedOnExpiry,
+			},
 		},
 		Cookie:       cookie.Options{Insecure: !cfg.CookieSecure},
 		CSRF:         true,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/redisession/redisession/middleware"
 )
 
 // Environment variables the examples read, the same in every example.
@@ -23,6 +25,7 @@ const (
 	EnvAbsoluteTimeout         = "SESSION_ABSOLUTE_TIMEOUT"
 	EnvElevatedIdleTimeout     = "SESSION_ELEVATED_IDLE_TIMEOUT"
 	EnvElevatedAbsoluteTimeout = "SESSION_ELEVATED_ABSOLUTE_TIMEOUT"
+	EnvElevatedOnExpiry        = "SESSION_ELEVATED_ON_EXPIRY"
 	EnvCookieSecure            = "COOKIE_SECURE"
 	EnvHashKey                 = "SESSION_HASH_KEY"
 )
@@ -34,6 +37,16 @@ const (
 	DefaultAbsoluteTimeout         = 12 * time.Hour
 	DefaultElevatedIdleTimeout     = 5 * time.Minute
 	DefaultElevatedAbsoluteTimeout = 15 * time.Minute
+	DefaultElevatedOnExpiry        = OnExpiryStepDown
+)
+
+// The values of SESSION_ELEVATED_ON_EXPIRY.
+const (
+	// OnExpiryStepDown: when the elevated level lapses the session goes on at level user, under its
+	// own timeouts, its fields intact.
+	OnExpiryStepDown = "step-down"
+	// OnExpiryLogout: when the elevated level lapses the session ends.
+	OnExpiryLogout = "logout"
 )
 
 // minHashKeyBytes is the shortest SESSION_HASH_KEY accepted, decoded: as long as an HMAC-SHA256.
@@ -60,9 +73,16 @@ type Config struct {
 	// IdleTimeout and AbsoluteTimeout are the ordinary level's timeouts (SESSION_IDLE_TIMEOUT,
 	// SESSION_ABSOLUTE_TIMEOUT).
 	IdleTimeout, AbsoluteTimeout time.Duration
-	// ElevatedIdleTimeout and ElevatedAbsoluteTimeout apply after /api/elevate
-	// (SESSION_ELEVATED_IDLE_TIMEOUT, SESSION_ELEVATED_ABSOLUTE_TIMEOUT).
+	// ElevatedIdleTimeout and ElevatedAbsoluteTimeout are the elevated level's own timeouts, from
+	// /api/elevate on (SESSION_ELEVATED_IDLE_TIMEOUT, SESSION_ELEVATED_ABSOLUTE_TIMEOUT): the level
+	// lapses when the session is unused for ElevatedIdleTimeout, and ElevatedAbsoluteTimeout after
+	// the elevation however much it is used, never later than the session's own absolute deadline.
+	// The session keeps its own timeouts whatever its level.
 	ElevatedIdleTimeout, ElevatedAbsoluteTimeout time.Duration
+	// ElevatedOnExpiry says what the elevated level's lapse does (SESSION_ELEVATED_ON_EXPIRY,
+	// "step-down" or "logout"): middleware.StepDown, the session goes on at level user, or
+	// middleware.EndSession, the session ends.
+	ElevatedOnExpiry middleware.LevelExpiry
 	// CookieSecure sets the cookie's Secure flag (COOKIE_SECURE).
 	CookieSecure bool
 	// HashKey signs the cookie; nil leaves it unsigned (SESSION_HASH_KEY).
@@ -82,6 +102,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		AbsoluteTimeout:         p.duration(EnvAbsoluteTimeout, DefaultAbsoluteTimeout),
 		ElevatedIdleTimeout:     p.duration(EnvElevatedIdleTimeout, DefaultElevatedIdleTimeout),
 		ElevatedAbsoluteTimeout: p.duration(EnvElevatedAbsoluteTimeout, DefaultElevatedAbsoluteTimeout),
+		ElevatedOnExpiry:        p.onExpiry(EnvElevatedOnExpiry, DefaultElevatedOnExpiry),
 		CookieSecure:            p.boolean(EnvCookieSecure, true),
 		HashKey:                 p.hashKey(EnvHashKey),
 	}
@@ -170,6 +191,23 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// onExpiry reads what a level's lapse does: step-down (middleware.StepDown) or logout
+// (middleware.EndSession), in any case.
+func (p *parser) onExpiry(name, def string) middleware.LevelExpiry {
+	v := strings.ToLower(p.get(name))
+	if v == "" {
+		v = def
+	}
+	switch v {
+	case OnExpiryStepDown:
+		return middleware.StepDown
+	case OnExpiryLogout:
+		return middleware.EndSession
+	}
+	p.fail(name, "%q is neither %s nor %s", p.get(name), OnExpiryStepDown, OnExpiryLogout)
+	return middleware.StepDown
 }
 
 // prefix reads a key prefix: printable, at most 64 bytes, and without the braces of a Cluster hash

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redisession/redisession/middleware"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -19,7 +21,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.Addr != DefaultAddr || c.Redis.Mode != RedisEmbedded || c.ClientCache || c.Prefix != "" ||
 		c.IdleTimeout != 30*time.Minute || c.AbsoluteTimeout != 12*time.Hour ||
 		c.ElevatedIdleTimeout != 5*time.Minute || c.ElevatedAbsoluteTimeout != 15*time.Minute ||
-		!c.CookieSecure || c.HashKey != nil {
+		c.ElevatedOnExpiry != middleware.StepDown || !c.CookieSecure || c.HashKey != nil {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -39,6 +41,7 @@ func TestLoadConfigValues(t *testing.T) {
 			EnvAbsoluteTimeout:         "8h",
 			EnvElevatedIdleTimeout:     "2m",
 			EnvElevatedAbsoluteTimeout: "10m",
+			EnvElevatedOnExpiry:        "logout",
 			EnvCookieSecure:            "false",
 			EnvHashKey:                 enc.EncodeToString(key),
 		}))
@@ -50,7 +53,7 @@ func TestLoadConfigValues(t *testing.T) {
 			t.Errorf("%s: Redis %+v", name, c.Redis)
 		}
 		if c.Addr != ":0" || !c.ClientCache || c.Prefix != "shop:" || c.IdleTimeout != 45*time.Minute || c.AbsoluteTimeout != 8*time.Hour ||
-			c.ElevatedIdleTimeout != 2*time.Minute || c.ElevatedAbsoluteTimeout != 10*time.Minute || c.CookieSecure || !slices.Equal(c.HashKey, key) {
+			c.ElevatedIdleTimeout != 2*time.Minute || c.ElevatedAbsoluteTimeout != 10*time.Minute || c.ElevatedOnExpiry != middleware.EndSession || c.CookieSecure || !slices.Equal(c.HashKey, key) {
 			t.Errorf("%s: %+v", name, c)
 		}
 	}
@@ -92,6 +95,8 @@ func TestLoadConfigRefusals(t *testing.T) {
 		{map[string]string{EnvPrefix: strings.Repeat("p", 65)}, []string{EnvPrefix}, ""},
 		{map[string]string{EnvIdleTimeout: "500us"}, []string{EnvIdleTimeout}, ""},
 		{map[string]string{EnvHashKey: "c2hvcnQ="}, []string{EnvHashKey}, "c2hvcnQ="},
+		{map[string]string{EnvElevatedOnExpiry: "sudo"}, []string{EnvElevatedOnExpiry}, ""},
+		{map[string]string{EnvElevatedOnExpiry: "stepdown"}, []string{EnvElevatedOnExpiry}, ""},
 		// Every invalid variable is reported at once.
 		{map[string]string{EnvCookieSecure: "yes please", EnvAbsoluteTimeout: "forever", EnvClientCache: "2"},
 			[]string{EnvCookieSecure, EnvAbsoluteTimeout, EnvClientCache}, ""},
@@ -129,5 +134,25 @@ func TestLoadConfigClientCacheOnCluster(t *testing.T) {
 	_, err := LoadConfig(env(map[string]string{EnvRedisURL: "redis://h:7000", EnvRedisCluster: "true", EnvClientCache: "true"}))
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), EnvClientCache) || !strings.Contains(err.Error(), EnvRedisCluster) {
 		t.Errorf("err %v; want a refusal naming %s and %s", err, EnvClientCache, EnvRedisCluster)
+	}
+}
+
+func TestLoadConfigElevatedOnExpiry(t *testing.T) {
+	for v, want := range map[string]middleware.LevelExpiry{
+		"": middleware.StepDown, "step-down": middleware.StepDown, " Step-Down ": middleware.StepDown,
+		"logout": middleware.EndSession, "LOGOUT": middleware.EndSession,
+	} {
+		c, err := LoadConfig(env(map[string]string{EnvElevatedOnExpiry: v}))
+		if err != nil {
+			t.Errorf("%s=%q: %v", EnvElevatedOnExpiry, v, err)
+			continue
+		}
+		if c.ElevatedOnExpiry != want {
+			t.Errorf("%s=%q: %v; want %v", EnvElevatedOnExpiry, v, c.ElevatedOnExpiry, want)
+		}
+		o := managerOptions(c, nil).Levels[middleware.LevelElevated]
+		if o.OnExpiry != want || o.Idle != DefaultElevatedIdleTimeout || o.Absolute != DefaultElevatedAbsoluteTimeout {
+			t.Errorf("%s=%q: elevated level %+v", EnvElevatedOnExpiry, v, o)
+		}
 	}
 }

@@ -82,11 +82,14 @@ func WriteHTML(w http.ResponseWriter, p PageReply) {
 // pageData is what the template shows.
 type pageData struct {
 	Session SessionView
-	Fields  []pageField
-	Devices []pageDevice
-	Error   string
-	Styles  template.CSS
-	Script  template.JS
+	// ElevatedUntil is when the elevated level lapses unless used again, as a time of day; "" at
+	// level user.
+	ElevatedUntil string
+	Fields        []pageField
+	Devices       []pageDevice
+	Error         string
+	Styles        template.CSS
+	Script        template.JS
 }
 
 // pageField is one field as the page shows it; Counter marks an integer, which gets a +1 button.
@@ -111,6 +114,9 @@ func (a *App) Page(s *middleware.Session) PageReply {
 		status, d.Error = f.Status, f.Body.(ErrorView).Error
 	} else {
 		d.Session = viewSession(s)
+		if u := d.Session.ElevatedUntil; u != nil {
+			d.ElevatedUntil = displayClock(*u)
+		}
 		d.Fields = pageFields(d.Session)
 		if d.Session.Authenticated {
 			ds, err := s.Sessions()
@@ -148,6 +154,15 @@ func pageDevices(ds []DeviceView) []pageDevice {
 			Created: displayTime(d.Created), LastSeen: displayTime(d.LastSeen), Current: d.Current})
 	}
 	return out
+}
+
+// displayClock shows an RFC 3339 time as a time of day in UTC.
+func displayClock(rfc string) string {
+	t, err := time.Parse(time.RFC3339, rfc)
+	if err != nil {
+		return rfc
+	}
+	return t.UTC().Format("15:04:05 UTC")
 }
 
 func displayTime(rfc string) string {

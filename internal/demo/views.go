@@ -17,9 +17,14 @@ const (
 
 // SessionView is the answer of GET /api/session.
 type SessionView struct {
-	Authenticated bool                       `json:"authenticated"`
-	User          string                     `json:"user"`
-	Level         string                     `json:"level"`
+	Authenticated bool   `json:"authenticated"`
+	User          string `json:"user"`
+	// Level is the effective level: user once the elevated level has lapsed.
+	Level string `json:"level"`
+	// ElevatedUntil is when the elevated level lapses unless the session is used again
+	// (middleware.Session.LevelUntil as RFC 3339 in UTC, whole seconds rounded down), JSON null at
+	// level user.
+	ElevatedUntil *string                    `json:"elevated_until"`
 	CSRF          string                     `json:"csrf"`
 	Fields        map[string]json.RawMessage `json:"fields"`
 }
@@ -68,6 +73,10 @@ type ErrorView struct {
 func viewSession(s *middleware.Session) SessionView {
 	v := SessionView{User: s.UserID(), Level: levelName(s.Level()), CSRF: s.CSRFToken(), Fields: map[string]json.RawMessage{}}
 	v.Authenticated = v.User != ""
+	if until := s.LevelUntil(); v.Level != LevelUser && !until.IsZero() {
+		u := rfc3339(until)
+		v.ElevatedUntil = &u
+	}
 	for k, raw := range s.Values() {
 		v.Fields[k] = fieldJSON(raw)
 	}
