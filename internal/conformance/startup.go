@@ -7,7 +7,9 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/redisession/redisession/internal/redistest"
@@ -147,15 +149,24 @@ func checkRefusal(t *testing.T, st Starter, env map[string]string, want, secret 
 	}
 }
 
-// closedAddr returns a loopback address where nothing listens.
+// closedAddr returns a loopback address where nothing listens, for as long as the test runs: a
+// socket bound to it and never listening holds the port, so that no server started meanwhile (other
+// tests start redis-servers on free ports all the time) can take it, and a connection to it is
+// refused at once.
 func closedAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
 
 // embedded starts the app with REDIS_URL empty (and env) and checks that it says so and works.
