@@ -474,16 +474,22 @@ func (s *Store) Rotate(ctx context.Context, oldID string, ns NewSession, c Chang
 	return r.ID, r.Record, err
 }
 
-// recordFromPairs parses a flattened HGETALL reply.
+// recordFromPairs parses a flattened list of hash fields (an HGETALL reply, or what a script wrote).
 func recordFromPairs(handle string, pairs []any) (*Record, error) {
 	m := make(map[string]string, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
-		k, ok1 := pairs[i].(string)
-		v, ok2 := pairs[i+1].(string)
-		if !ok1 || !ok2 {
+		k, ok := pairs[i].(string)
+		if !ok {
 			return nil, fmt.Errorf("%w: rotate reply", ErrCorrupt)
 		}
-		m[k] = v
+		switch v := pairs[i+1].(type) {
+		case string:
+			m[k] = v
+		case int64: // a number a script computed and returned as it wrote it
+			m[k] = strconv.FormatInt(v, 10)
+		default:
+			return nil, fmt.Errorf("%w: rotate reply", ErrCorrupt)
+		}
 	}
 	return parseRecord(handle, m)
 }

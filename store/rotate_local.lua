@@ -22,17 +22,23 @@ local r = rotate({KEYS[1], KEYS[2]}, {ARGV[1], ARGV[2], ARGV[3], ARGV[4]})
 if r[1] ~= 1 then return r end
 local now, new = r[2], KEYS[2]
 local login = ARGV[2] == 'login'
-local m = redis.call('HMGET', new, '_created', '_abs', '_idle')
+local keep = {'_created', '_abs', '_idle', '_uid', '_csrf', '_ua', '_ip'}
+local m = redis.call('HMGET', new, unpack(keep))
 local created, abs, idle = tonumber(m[1]), tonumber(m[2]), tonumber(m[3])
+local ident = {} -- what a level change keeps of the session's identity, reported back unchanged
 if login then
-  redis.call('HDEL', new, '_uid', '_csrf', '_ua', '_ip')
+  redis.call('HDEL', new, '_uid', '_csrf', '_ua', '_ip', '_level', '_lidle', '_labs', '_lend')
   created, idle = tonumber(ARGV[13]), tonumber(ARGV[6])
   if created == 0 then created = now end
   abs = now + tonumber(ARGV[7])
   local cap = tonumber(ARGV[12])
   if cap > 0 and cap < abs then abs = cap end
+else
+  redis.call('HDEL', new, '_level', '_lidle', '_labs', '_lend')
+  for i = 4, #keep do
+    if m[i] then ident[#ident + 1], ident[#ident + 2] = keep[i], m[i] end
+  end
 end
-redis.call('HDEL', new, '_level', '_lidle', '_labs', '_lend')
 local exp = math.min(now + idle, abs)
 local h = {'_created', created, '_abs', abs, '_idle', idle, '_seen', now}
 exp = level_set(h, now, abs, exp, tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]) -- level.lua
@@ -47,13 +53,6 @@ if uid ~= '' then
   if r[3] ~= '' then replaces = ARGV[5] end
   over = index_add({KEYS[3]}, {ARGV[1], abs, ARGV[11], replaces})
 end
-local meta = {}
-for i, v in ipairs(redis.call('HMGET', new, '_created', '_abs', '_idle', '_exp', '_seen', '_uid', '_level',
-    '_lidle', '_labs', '_lend', '_ua', '_ip', '_csrf')) do
-  if v then
-    meta[#meta + 1] = ({'_created', '_abs', '_idle', '_exp', '_seen', '_uid', '_level', '_lidle', '_labs',
-      '_lend', '_ua', '_ip', '_csrf'})[i]
-    meta[#meta + 1] = v
-  end
-end
-return {1, exp, abs, created, over, meta}
+-- The new session's metadata: what was just written, and what a level change kept.
+for i = 1, #ident do h[#h + 1] = ident[i] end
+return {1, exp, abs, created, over, h}
