@@ -86,20 +86,7 @@ func (c *client) pageShowsElevation(shown bool) {
 // it, the level lapses and the session goes on at level user (SESSION_ELEVATED_ON_EXPIRY's default,
 // step-down), and can be elevated again. Elevation needs a user.
 func (s *suite) testElevate(t *testing.T) {
-	h := s.start(t, map[string]string{
-		"SESSION_IDLE_TIMEOUT":              "1h",
-		"SESSION_ABSOLUTE_TIMEOUT":          "2h",
-		"SESSION_ELEVATED_IDLE_TIMEOUT":     levelIdle.String(),
-		"SESSION_ELEVATED_ABSOLUTE_TIMEOUT": "1h",
-	})
-	c := h.client("conformance elevate")
-	c.login("alice")
-	wantJSON(t, c.post("/api/set", form("key", "k", "value", "v")), http.StatusOK, nil)
-	before := time.Now()
-	id := c.elevate()
-	v := c.session()
-	used := time.Now()
-	elevatedSession(t, v, levelIdle, before, used)
+	h, c, id, used := s.elevatedAlice(t, "conformance elevate", "step-down")
 	h.sessionLivesOn(id)
 
 	// Unused for longer than the elevated idle timeout: no request at all while waiting, since any
@@ -113,9 +100,9 @@ func (s *suite) testElevate(t *testing.T) {
 	wantJSON(t, c.post("/api/set", form("key", "k2", "value", "v2")), http.StatusOK, nil)
 	h.sessionLivesOn(id)
 
-	before = time.Now()
+	before := time.Now()
 	c.elevate()
-	v = c.session()
+	v := c.session()
 	elevatedSession(t, v, levelIdle, before, time.Now())
 	if string(v.Fields["k2"]) != `"v2"` {
 		t.Errorf("elevated again: %+v; want field k2 kept", v)
@@ -174,21 +161,7 @@ func (s *suite) testElevatedAbsolute(t *testing.T) {
 // testElevatedLapseEndsSession: with SESSION_ELEVATED_ON_EXPIRY=logout the session ends when the
 // elevated level lapses, and its key lives no longer than the level.
 func (s *suite) testElevatedLapseEndsSession(t *testing.T) {
-	h := s.start(t, map[string]string{
-		"SESSION_IDLE_TIMEOUT":              "1h",
-		"SESSION_ABSOLUTE_TIMEOUT":          "2h",
-		"SESSION_ELEVATED_IDLE_TIMEOUT":     levelIdle.String(),
-		"SESSION_ELEVATED_ABSOLUTE_TIMEOUT": "1h",
-		"SESSION_ELEVATED_ON_EXPIRY":        "logout",
-	})
-	c := h.client("conformance elevated logout")
-	c.login("alice")
-	wantJSON(t, c.post("/api/set", form("key", "k", "value", "v")), http.StatusOK, nil)
-	before := time.Now()
-	id := c.elevate()
-	v := c.session()
-	used := time.Now()
-	elevatedSession(t, v, levelIdle, before, used)
+	h, c, id, used := s.elevatedAlice(t, "conformance elevated logout", "logout")
 	if d := h.pttl(h.sessionKey(id)); d <= 0 || d > levelIdle {
 		t.Errorf("elevated session PTTL %v; want at most the elevated idle timeout, %v, when its lapse ends the session", d, levelIdle)
 	}
@@ -227,4 +200,27 @@ func (s *suite) testElevationCapped(t *testing.T) {
 	if u := v.elevatedUntil(); u.Before(before.Add(30*time.Second).Truncate(time.Second)) || u.After(after.Add(30*time.Second)) {
 		t.Errorf("elevated_until %s; want the session's own absolute deadline, 30s after login", *v.ElevatedUntil)
 	}
+}
+
+// elevatedAlice starts an app whose elevated level lasts levelIdle unused (then does onExpiry), logs
+// alice in with one field, elevates her and checks the elevated view. It returns the app, alice's
+// client, the elevated session's ID and when it was last used.
+func (s *suite) elevatedAlice(t *testing.T, agent, onExpiry string) (*harness, *client, string, time.Time) {
+	t.Helper()
+	h := s.start(t, map[string]string{
+		"SESSION_IDLE_TIMEOUT":              "1h",
+		"SESSION_ABSOLUTE_TIMEOUT":          "2h",
+		"SESSION_ELEVATED_IDLE_TIMEOUT":     levelIdle.String(),
+		"SESSION_ELEVATED_ABSOLUTE_TIMEOUT": "1h",
+		"SESSION_ELEVATED_ON_EXPIRY":        onExpiry,
+	})
+	c := h.client(agent)
+	c.login("alice")
+	wantJSON(t, c.post("/api/set", form("key", "k", "value", "v")), http.StatusOK, nil)
+	before := time.Now()
+	id := c.elevate()
+	v := c.session()
+	used := time.Now()
+	elevatedSession(t, v, levelIdle, before, used)
+	return h, c, id, used
 }
